@@ -1,0 +1,58 @@
+"""entropic: a run cache for parameterised simulations.
+
+Describe a run's parameters as a model, hand a :class:`Store` a runner that writes one result
+file, and ask for results by parameters: each parameter set runs once; every later request is
+answered from the database.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm import Mapped, mapped_column
+
+from entropic import executors
+from entropic.__about__ import __version__
+from entropic._progress import SweepProgress
+from entropic.errors import (
+    EntropicError,
+    FailedRun,
+    HashCollisionError,
+    MissingResultError,
+    ParameterError,
+    ReservedColumnError,
+    SchemaError,
+    SweepError,
+    UnknownExecutorError,
+)
+from entropic.grid import expand_grid
+from entropic.hashing import hash_params
+from entropic.running import Runner, RunOutcome, RunTask
+from entropic.schema import Base
+from entropic.store import Store
+
+__all__ = [
+    "Base",
+    "EntropicError",
+    "FailedRun",
+    "HashCollisionError",
+    "Mapped",
+    "MissingResultError",
+    "ParameterError",
+    "ReservedColumnError",
+    "RunOutcome",
+    "RunTask",
+    "Runner",
+    "SchemaError",
+    "Store",
+    "SweepError",
+    "SweepProgress",
+    "UnknownExecutorError",
+    "__version__",
+    "executors",
+    "expand_grid",
+    "hash_params",
+    "mapped_column",
+]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -1,0 +1,108 @@
+"""The exceptions entropic raises.
+
+Every exception is an :class:`EntropicError`; where one refines a built-in exception it inherits
+that too, so ``except ValueError`` keeps working for callers who do not know entropic's types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "EntropicError",
+    "FailedRun",
+    "HashCollisionError",
+    "MissingResultError",
+    "ParameterError",
+    "ReservedColumnError",
+    "SchemaError",
+    "SweepError",
+    "UnknownExecutorError",
+]
+
+
+class EntropicError(Exception):
+    """Base class of every error entropic raises on purpose."""
+
+
+class ParameterError(EntropicError, ValueError):
+    """A parameter set does not fit the model: unknown keys, missing columns or an invalid id."""
+
+
+class HashCollisionError(EntropicError):
+    """A stored record has the requested key but different parameters.
+
+    Floats are rounded to 12 decimal places before hashing, so parameters that differ only below
+    that precision share a key. entropic refuses to hand back another parameter set's result.
+    """
+
+
+class UnknownExecutorError(EntropicError, ValueError):
+    """An executor was asked for by a name that no installed package registers."""
+
+
+class SchemaError(EntropicError):
+    """The model and the database table disagree, or a model is declared wrongly."""
+
+
+class ReservedColumnError(SchemaError, TypeError):
+    """A model redefines one of the columns that :class:`entropic.Base` reserves."""
+
+
+class MissingResultError(EntropicError, FileNotFoundError):
+    """A runner returned without writing the file it was given in ``params["result_file"]``."""
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    """One run of a sweep that raised.
+
+    Attributes:
+        id: The run's key.
+        params: The parameters the run was asked for.
+        error: The exception the runner raised (or that entropic raised for the run).
+    """
+
+    id: str
+    params: Mapping[str, Any]
+    error: Exception
+
+
+class SweepError(ExceptionGroup[Exception], EntropicError):
+    """Some runs of a sweep failed; every other run was persisted before this was raised.
+
+    The group's exceptions are the runners' own exceptions, each carrying a note with its run's id
+    and parameters. :attr:`failures` pairs them with their ids and parameters, and :attr:`records`
+    holds the sweep's result list with ``None`` where a run failed.
+    """
+
+    failures: list[FailedRun]
+    records: list[Any]
+
+    def __new__(
+        cls,
+        message: str,
+        exceptions: Sequence[Exception],
+        failures: Sequence[FailedRun] = (),
+        records: Sequence[Any] = (),
+    ) -> SweepError:
+        self = super().__new__(cls, message, exceptions)
+        self.failures = list(failures)
+        self.records = list(records)
+        return self
+
+    def __init__(
+        self,
+        message: str,
+        exceptions: Sequence[Exception],
+        failures: Sequence[FailedRun] = (),
+        records: Sequence[Any] = (),
+    ) -> None:
+        super().__init__(message, exceptions)
+
+    def derive(self, excs: Sequence[Exception]) -> SweepError:  # type: ignore[override]
+        kept = {id(e) for e in excs}
+        failures = [f for f in self.failures if id(f.error) in kept]
+        return SweepError(self.message, excs, failures, self.records)

@@ -1,0 +1,144 @@
+"""One run: a planned task, the runner call with an atomic result file, and its outcome.
+
+:func:`perform` is what executors call, in the client process or on a worker. It never touches
+the database: it writes the result file and its manifest and returns a small outcome that the
+:class:`~entropic.Store` persists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, TypeAlias
+
+from entropic.errors import MissingResultError
+from entropic.manifests import Manifest, write_manifest
+
+__all__ = ["TEMP_DIR_NAME", "RunOutcome", "RunTask", "Runner", "perform"]
+
+#: A runner writes one result file to ``params["result_file"]``.
+Runner: TypeAlias = Callable[[dict[str, Any]], None]
+
+#: Folder inside the results directory that holds results while their runner writes them.
+TEMP_DIR_NAME: Final = ".entropic-tmp"
+
+
+@dataclass(frozen=True, slots=True)
+class RunTask:
+    """Everything a worker needs to perform one run.
+
+    Attributes:
+        id: The run's key.
+        params: The parameter values as they are persisted (no reserved keys).
+        result_file: The final path of the result file.
+        results_dir: The results directory (temporary files and the manifest go there).
+        custom_data: Extra data for the runner and the record, without ``elapsed_seconds``.
+        record_host: Whether to record the host the run happened on in ``custom_data["host"]``.
+    """
+
+    id: str
+    params: Mapping[str, Any]
+    result_file: str
+    results_dir: str
+    custom_data: Mapping[str, Any] = field(default_factory=dict)
+    record_host: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """What came of one run.
+
+    Attributes:
+        id: The run's key.
+        error: The exception the run raised, or ``None`` when the result file is in place.
+        elapsed_seconds: Wall time of the runner call.
+        created_at: When the run finished (timezone-aware UTC).
+        custom_data: The record's ``custom_data``, including ``elapsed_seconds``.
+        host: The host the run happened on.
+    """
+
+    id: str
+    error: Exception | None
+    elapsed_seconds: float
+    created_at: dt.datetime
+    custom_data: Mapping[str, Any]
+    host: str
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run succeeded."""
+        return self.error is None
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def perform(task: RunTask, runner: Runner) -> RunOutcome:
+    """Call ``runner`` for ``task`` and move its result into place atomically.
+
+    The runner gets a copy of the parameters with ``id``, ``result_file`` (a temporary path that
+    has the final file's name) and, when there is any, ``custom_data``. When it returns, the file
+    is moved to its final path with :func:`os.replace` and the manifest is written. When it raises,
+    or writes no file, the temporary files are removed, nothing at the final path changes, and the
+    exception is returned in the outcome. ``KeyboardInterrupt`` and ``SystemExit`` propagate after
+    the clean-up.
+
+    Args:
+        task: The planned run.
+        runner: The user's function.
+
+    Returns:
+        The outcome; never raises for a failed run.
+    """
+    host = socket.gethostname()
+    final = Path(task.result_file)
+    results_dir = Path(task.results_dir)
+    scratch = results_dir / TEMP_DIR_NAME / f"{task.id}-{uuid.uuid4().hex}"
+    temp_file = scratch / final.name
+    call = dict(task.params)
+    call["id"] = task.id
+    call["result_file"] = str(temp_file)
+    if task.custom_data:
+        call["custom_data"] = dict(task.custom_data)
+    error: Exception | None = None
+    start = time.perf_counter()
+    try:
+        scratch.mkdir(parents=True, exist_ok=True)
+        runner(call)
+        elapsed = time.perf_counter() - start
+        if not temp_file.is_file():
+            raise MissingResultError(
+                f"the runner returned without writing params['result_file'] ({temp_file.name}) "
+                f"for run {task.id}"
+            )
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temp_file, final)
+    except Exception as exc:  # the runner's failure is data, handed back to the caller
+        elapsed = time.perf_counter() - start
+        error = exc
+    except BaseException:
+        _remove_tree(scratch)
+        raise
+    _remove_tree(scratch)
+    created_at = dt.datetime.now(dt.UTC)
+    custom = dict(task.custom_data)
+    custom["elapsed_seconds"] = elapsed
+    if task.record_host:
+        custom["host"] = host
+    if error is None:
+        try:
+            write_manifest(
+                results_dir,
+                Manifest(task.id, dict(task.params), task.result_file, created_at, custom),
+            )
+        except Exception as exc:  # e.g. a full disk: the run does not count without its manifest
+            error = exc
+    return RunOutcome(task.id, error, elapsed, created_at, custom, host)

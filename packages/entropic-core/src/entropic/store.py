@@ -1,0 +1,677 @@
+"""The Store: the run cache, and the only code that talks to the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from enum import Enum
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+
+from sqlalchemy import Column, Table, bindparam, delete, select
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.engine import URL, RowMapping
+from sqlalchemy.orm import make_transient_to_detached, sessionmaker
+
+from entropic import executors as _executors
+from entropic.__about__ import __version__
+from entropic._compare import same_value
+from entropic._db import (
+    create_tables,
+    ensure_meta,
+    make_engine,
+    meta_table,
+    upsert,
+    write_connection,
+)
+from entropic._progress import ProgressCallback, ProgressReporter
+from entropic.errors import (
+    FailedRun,
+    HashCollisionError,
+    ParameterError,
+    SchemaError,
+    SweepError,
+)
+from entropic.hashing import HASH_SCHEME, RESERVED_KEYS, hash_params, to_python, validate_id
+from entropic.manifests import (
+    Manifest,
+    manifest_path,
+    read_manifest,
+    scan_manifests,
+    write_manifest,
+)
+from entropic.running import Runner, RunOutcome, RunTask, perform
+from entropic.schema import RESERVED_COLUMNS, Base
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+__all__ = ["Store"]
+
+logger = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+#: Parameter sets looked up per query in a sweep.
+LOOKUP_CHUNK: Final = 500
+#: A sweep commits its finished runs at least this often...
+FLUSH_SECONDS: Final = 1.0
+#: ...or whenever this many have finished.
+FLUSH_RUNS: Final = 256
+
+
+class _Request:
+    """A parameter set checked against the model: its key and the values to persist."""
+
+    __slots__ = ("key", "values")
+
+    def __init__(self, key: str, values: dict[str, Any]) -> None:
+        self.key = key
+        self.values = values
+
+
+class Store(Generic[ModelT]):
+    """A run cache backed by a database and a results directory.
+
+    Args:
+        runner: Called as ``runner(params)`` for each run; writes one file to
+            ``params["result_file"]``. ``params`` is a copy of the parameters with ``id``,
+            ``result_file`` and, when given, ``custom_data`` added.
+        result_cls: The model, a subclass of :class:`entropic.Base` with one column per
+            parameter.
+        results_dir: Where result files and their manifests live; created if missing.
+        file_suffix: Appended to the id to name each result file (``".h5"``, ``".json"``, ...).
+        db_url: A SQLAlchemy database URL. SQLite by default; PostgreSQL and MySQL/MariaDB work
+            with the driver of your choice (``postgresql+psycopg://``, ``mysql+pymysql://``).
+
+    Raises:
+        TypeError: ``runner`` is not callable or ``result_cls`` is not an entropic model.
+        ValueError: ``file_suffix`` contains a path separator.
+        SchemaError: The table was created with a different hash scheme.
+
+    A Store opens one engine (a connection pool) and is safe to share between threads. Records it
+    returns are detached from any session and stay readable.
+    """
+
+    def __init__(
+        self,
+        runner: Runner,
+        result_cls: type[ModelT],
+        results_dir: str | Path = "./results",
+        file_suffix: str = ".h5",
+        db_url: str | URL = "sqlite:///db.sqlite3",
+    ) -> None:
+        if not callable(runner):
+            raise TypeError(f"runner must be callable, not {type(runner).__name__}")
+        if not (isinstance(result_cls, type) and issubclass(result_cls, Base)):
+            raise TypeError("result_cls must be a mapped subclass of entropic.Base")
+        if not hasattr(result_cls, "__table__"):
+            raise TypeError(f"{result_cls.__name__} is not mapped: give it a __tablename__")
+        if not isinstance(file_suffix, str) or any(
+            sep and sep in file_suffix for sep in ("/", os.sep, os.altsep, "\0")
+        ):
+            raise ValueError(f"file_suffix must be a file name ending, not {file_suffix!r}")
+        self.runner: Runner = runner
+        self.result_cls: type[ModelT] = result_cls
+        self.results_dir: Path = Path(results_dir).expanduser().resolve()
+        self.file_suffix: str = file_suffix
+        self.results_dir.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = make_engine(db_url)
+        table = result_cls.__table__
+        assert isinstance(table, Table)
+        self._table: Table = table
+        self._columns: dict[str, Column[Any]] = {
+            c.name: c for c in table.columns if c.name not in RESERVED_COLUMNS
+        }
+        self._required = frozenset(
+            name
+            for name, c in self._columns.items()
+            if not c.nullable and c.default is None and c.server_default is None
+        )
+        self._enums = {
+            name: c.type.enum_class
+            for name, c in self._columns.items()
+            if isinstance(c.type, SAEnum) and c.type.enum_class is not None
+        }
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._by_ids = select(table).where(table.c.id.in_(bindparam("ids", expanding=True)))
+        self._by_id = select(table).where(table.c.id == bindparam("id"))
+        create_tables(self.engine, [meta_table, *result_cls.metadata.sorted_tables])
+        facts = ensure_meta(
+            self.engine,
+            table.name,
+            {"hash_scheme": HASH_SCHEME, "created_by": f"entropic-core {__version__}"},
+        )
+        if facts.get("hash_scheme") != HASH_SCHEME:
+            raise SchemaError(
+                f"table {table.name!r} was keyed with hash scheme {facts.get('hash_scheme')!r}, "
+                f"but this entropic uses {HASH_SCHEME!r}; its ids would not match"
+            )
+
+    # ------------------------------------------------------------------ helpers
+
+    def __repr__(self) -> str:
+        url = self.engine.url.render_as_string(hide_password=True)
+        return (
+            f"Store({self.result_cls.__name__}, results_dir={str(self.results_dir)!r}, "
+            f"file_suffix={self.file_suffix!r}, db_url={url!r})"
+        )
+
+    def close(self) -> None:
+        """Close the Store's database connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store[ModelT]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def result_path(self, run_id: str) -> Path:
+        """The path of the result file of run ``run_id``."""
+        return self.results_dir / f"{run_id}{self.file_suffix}"
+
+    def key(self, params: Mapping[str, Any]) -> str:
+        """Return the id that ``params`` is stored under (its hash, or its explicit ``id``).
+
+        Raises:
+            TypeError: ``params`` is not a mapping.
+            ParameterError: ``params`` has keys the model lacks, or an invalid explicit id.
+        """
+        return self._request(params, complete=False).key
+
+    def _request(self, params: Mapping[str, Any], *, complete: bool) -> _Request:
+        if not isinstance(params, Mapping):
+            raise TypeError(f"params must be a mapping (a dict), not {type(params).__name__}")
+        values: dict[str, Any] = {}
+        explicit: Any = None
+        for name, value in params.items():
+            if name in RESERVED_KEYS:
+                if name == "id":
+                    explicit = value
+                continue
+            values[name] = to_python(value)
+        unknown = [k for k in values if k not in self._columns]
+        if unknown:
+            raise ParameterError(
+                f"unknown parameter(s) {', '.join(map(repr, unknown))} for "
+                f"{self.result_cls.__name__}; its columns are {', '.join(self._columns) or 'none'}"
+            )
+        if complete:
+            missing = sorted(self._required.difference(values))
+            if missing:
+                raise ParameterError(
+                    f"missing parameter(s) {', '.join(map(repr, missing))} for "
+                    f"{self.result_cls.__name__}: these columns have no default"
+                )
+        key = validate_id(explicit) if explicit is not None else hash_params(values)
+        for name, enum_cls in self._enums.items():
+            value = values.get(name)
+            if value is not None and not isinstance(value, enum_cls):
+                try:
+                    values[name] = enum_cls(value)
+                except ValueError:
+                    raise ParameterError(
+                        f"{value!r} is not a value of {enum_cls.__name__} (parameter {name!r})"
+                    ) from None
+        return _Request(key, values)
+
+    def _record(self, row: Mapping[str, Any] | RowMapping) -> ModelT:
+        record = self.result_cls(**row)
+        make_transient_to_detached(record)
+        return record
+
+    def _check_hit(self, record: ModelT, request: _Request) -> ModelT:
+        mismatched = [
+            (name, getattr(record, name), value)
+            for name, value in request.values.items()
+            if not same_value(getattr(record, name), value)
+        ]
+        if mismatched:
+            detail = "; ".join(f"{n}={s!r} stored, {r!r} requested" for n, s, r in mismatched)
+            raise HashCollisionError(
+                f"id {request.key!r} is stored for different parameters ({detail}). "
+                "entropic rounds floats to 12 decimal places before hashing, so values that "
+                "differ only below 1e-12 share an id; rescale such a parameter (say, dt in "
+                "femtoseconds) or give each parameter set an explicit 'id'"
+            )
+        return record
+
+    def _fetch(self, ids: Sequence[str]) -> dict[str, ModelT]:
+        found: dict[str, ModelT] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), LOOKUP_CHUNK):
+                chunk = list(ids[start : start + LOOKUP_CHUNK])
+                for row in conn.execute(self._by_ids, {"ids": chunk}).mappings():
+                    found[row["id"]] = self._record(row)
+        return found
+
+    def _fetch_one(self, run_id: str) -> ModelT | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(self._by_id, {"id": run_id}).mappings().first()
+        return None if row is None else self._record(row)
+
+    def _task(self, request: _Request, custom_data: Mapping[str, Any]) -> RunTask:
+        return RunTask(
+            id=request.key,
+            params=request.values,
+            result_file=str(self.result_path(request.key)),
+            results_dir=str(self.results_dir),
+            custom_data=dict(custom_data),
+        )
+
+    @staticmethod
+    def _row(task: RunTask, outcome: RunOutcome) -> dict[str, Any]:
+        return {
+            **task.params,
+            "id": task.id,
+            "result_file": task.result_file,
+            "created_at": outcome.created_at,
+            "custom_data": dict(outcome.custom_data),
+        }
+
+    def _persist(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        with write_connection(self.engine) as conn:
+            upsert(conn, self._table, rows)
+
+    def _run(self, request: _Request, custom_data: Mapping[str, Any]) -> ModelT:
+        task = self._task(request, custom_data)
+        outcome = perform(task, self.runner)
+        if outcome.error is not None:
+            logger.info("run %s failed after %.3f s", task.id, outcome.elapsed_seconds)
+            raise outcome.error
+        row = self._row(task, outcome)
+        self._persist([row])
+        logger.info("ran %s in %.3f s", task.id, outcome.elapsed_seconds)
+        return self._record(row)
+
+    # ------------------------------------------------------------------ the seed's API
+
+    def run_or_retrieve(self, params: Mapping[str, Any], **custom_data: Any) -> ModelT:
+        """Return the stored record for ``params``, running the runner first on a miss.
+
+        Args:
+            params: The parameter set: one value per model column (columns with a default may
+                be left out). An ``id`` key is used as the record's id instead of the hash.
+            **custom_data: Handed to the runner as ``params["custom_data"]`` and stored on the
+                record when a run happens; ignored on a hit.
+
+        Returns:
+            The record, detached from any session.
+
+        Raises:
+            TypeError: ``params`` is not a mapping.
+            ParameterError: ``params`` has unknown keys, lacks required ones, or has an invalid
+                ``id`` (a ``ValueError``). The runner is not called.
+            HashCollisionError: The id is stored for parameters that differ beyond float noise.
+            Exception: Whatever the runner raises, unchanged; nothing is stored then.
+        """
+        request = self._request(params, complete=True)
+        record = self._fetch_one(request.key)
+        if record is not None:
+            logger.debug("hit %s", request.key)
+            return self._check_hit(record, request)
+        return self._run(request, custom_data)
+
+    def run(self, params: Mapping[str, Any], **custom_data: Any) -> ModelT:
+        """Run the runner for ``params`` and store the result, replacing any stored one.
+
+        ``custom_data["elapsed_seconds"]`` records the runner's wall time. When the runner
+        raises, the exception propagates unchanged and a previous result (file and record) is
+        left as it was.
+
+        Args:
+            params: The parameter set, as for :meth:`run_or_retrieve`.
+            **custom_data: Handed to the runner and stored on the record.
+
+        Returns:
+            The new record.
+
+        Raises:
+            TypeError: ``params`` is not a mapping.
+            ParameterError: ``params`` does not fit the model; the runner is not called.
+            Exception: Whatever the runner raises, unchanged.
+        """
+        return self._run(self._request(params, complete=True), custom_data)
+
+    def retrieve(self, params: Mapping[str, Any]) -> ModelT | None:
+        """Look up the record of ``params`` without running anything.
+
+        An explicit ``id`` in ``params`` is used as it is; otherwise the reserved keys are
+        ignored and the rest is hashed.
+
+        Returns:
+            The record, or ``None`` on a miss.
+
+        Raises:
+            TypeError: ``params`` is not a mapping.
+            ParameterError: ``params`` has keys the model lacks, or an invalid ``id``.
+            HashCollisionError: The id is stored for different parameters.
+        """
+        request = self._request(params, complete=False)
+        record = self._fetch_one(request.key)
+        return None if record is None else self._check_hit(record, request)
+
+    def register(
+        self, params: Mapping[str, Any], result_file: str | Path, **custom_data: Any
+    ) -> ModelT:
+        """Record a result file that was produced outside the Store.
+
+        The file stays where it is; the record and a manifest point to it.
+
+        Args:
+            params: The parameter set the file is the result of.
+            result_file: Path of the existing file.
+            **custom_data: Stored on the record.
+
+        Returns:
+            The new record (replacing any stored for the same id).
+
+        Raises:
+            FileNotFoundError: ``result_file`` does not exist.
+            ParameterError: ``params`` does not fit the model.
+        """
+        path = Path(result_file).expanduser().resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"no result file at {path}")
+        request = self._request(params, complete=True)
+        row = {
+            **request.values,
+            "id": request.key,
+            "result_file": str(path),
+            "created_at": dt.datetime.now(dt.UTC),
+            "custom_data": dict(custom_data),
+        }
+        write_manifest(
+            self.results_dir,
+            Manifest(request.key, request.values, str(path), row["created_at"], row["custom_data"]),
+        )
+        self._persist([row])
+        return self._record(row)
+
+    def delete(self, params: Mapping[str, Any], remove_file: bool = False) -> bool:
+        """Delete the record of ``params`` and its manifest.
+
+        Args:
+            params: The parameter set (or ``{"id": ...}``).
+            remove_file: Also delete the result file.
+
+        Returns:
+            Whether a record was removed.
+
+        Raises:
+            HashCollisionError: The id is stored for different parameters; nothing is deleted.
+        """
+        request = self._request(params, complete=False)
+        record = self._fetch_one(request.key)
+        if record is None:
+            manifest_path(self.results_dir, request.key).unlink(missing_ok=True)
+            return False
+        self._check_hit(record, request)
+        with write_connection(self.engine) as conn:
+            removed = conn.execute(delete(self._table).where(self._table.c.id == request.key))
+        manifest_path(self.results_dir, request.key).unlink(missing_ok=True)
+        if remove_file:
+            Path(record.result_file).unlink(missing_ok=True)
+        return bool(removed.rowcount)
+
+    def patch(self, params: Mapping[str, Any], data: Mapping[str, Any]) -> ModelT:
+        """Apply :meth:`Base.apply_patch` to a stored record and persist it.
+
+        In ``data["custom_data"]`` a ``None`` value removes a key and ``{}`` clears it; other
+        keys are merged. Parameter columns and the id cannot be patched: they are the key.
+
+        Returns:
+            The updated record.
+
+        Raises:
+            KeyError: Nothing is stored for ``params``.
+            ParameterError: ``data`` names a parameter column or the id.
+        """
+        request = self._request(params, complete=False)
+        frozen = sorted(k for k in data if k in self._columns or k == "id")
+        if frozen:
+            raise ParameterError(
+                f"cannot patch {', '.join(map(repr, frozen))}: parameters and the id are the "
+                "record's key; run the new parameter set instead"
+            )
+        with self._sessions.begin() as session:
+            record = session.get(self.result_cls, request.key)
+            if record is None:
+                raise KeyError(f"no record with id {request.key!r}")
+            self._check_hit(record, request)
+            record.apply_patch(data)
+        if manifest_path(self.results_dir, record.id).exists():
+            write_manifest(
+                self.results_dir,
+                Manifest(
+                    record.id,
+                    {n: getattr(record, n) for n in self._columns},
+                    record.result_file,
+                    record.created_at,
+                    dict(record.custom_data),
+                ),
+            )
+        return record
+
+    def ingest(self) -> int:
+        """Index every manifest in the results directory that has no record.
+
+        This rebuilds a lost database from its results directory, and indexes results written
+        elsewhere (an array job that only wrote files and manifests). Manifests whose result file
+        is missing, or whose parameters do not fit the model, are skipped with a warning.
+
+        Returns:
+            How many records were added.
+        """
+        added = 0
+        paths = scan_manifests(self.results_dir)
+        while chunk := list(islice(paths, LOOKUP_CHUNK)):
+            by_id = {p.name[1 : -len(".entropic.json")]: p for p in chunk}
+            with self.engine.connect() as conn:
+                present = set(
+                    conn.scalars(select(self._table.c.id).where(self._table.c.id.in_(list(by_id))))
+                )
+            rows = []
+            for run_id, path in by_id.items():
+                if run_id in present:
+                    continue
+                try:
+                    manifest = read_manifest(path, self.results_dir)
+                    values = {k: self._from_json(k, v) for k, v in manifest.params.items()}
+                    self._request({**values, "id": manifest.id}, complete=True)
+                except (ValueError, KeyError, TypeError) as exc:
+                    logger.warning("skipping manifest %s: %s", path, exc)
+                    continue
+                if not Path(manifest.result_file).is_file():
+                    logger.warning("skipping manifest %s: its result file is missing", path)
+                    continue
+                rows.append(
+                    {
+                        **values,
+                        "id": manifest.id,
+                        "result_file": manifest.result_file,
+                        "created_at": manifest.created_at,
+                        "custom_data": manifest.custom_data,
+                    }
+                )
+            self._persist(rows)
+            added += len(rows)
+        logger.info("ingested %d manifests", added)
+        return added
+
+    def _from_json(self, name: str, value: Any) -> Any:
+        column = self._columns.get(name)
+        if column is None or value is None:
+            return value
+        enum_cls = self._enums.get(name)
+        if enum_cls is not None:
+            return enum_cls(value)
+        try:
+            python_type = column.type.python_type
+        except NotImplementedError:
+            return value
+        if python_type is dt.datetime and isinstance(value, str):
+            return dt.datetime.fromisoformat(value)
+        if python_type is dt.date and isinstance(value, str):
+            return dt.date.fromisoformat(value)
+        if isinstance(python_type, type) and issubclass(python_type, Enum):
+            return python_type(value)
+        return value
+
+    # ------------------------------------------------------------------ sweeps
+
+    def sweep(
+        self,
+        params: Iterable[Mapping[str, Any]],
+        client: Any = None,
+        *,
+        executor: str | _executors.Executor | None = None,
+        progress: bool = False,
+        callback: ProgressCallback | None = None,
+    ) -> list[ModelT]:
+        """Run or retrieve a result for every parameter set in ``params``.
+
+        Every parameter set is checked against the model before anything runs. The cache is
+        checked in chunked bulk queries; only misses run, through the executor, and finished runs
+        are committed in batches as they complete, so an interrupted sweep keeps them.
+
+        Args:
+            params: Parameter sets, consumed once (a generator is fine). Duplicates (same id)
+                are run and returned once.
+            client: A client for an executor plugin, e.g. a ``distributed.Client`` (needs
+                entropic-dask). ``None`` runs in this process unless ``executor`` says otherwise.
+            executor: A registered executor name (see :func:`entropic.executors.available`) or
+                an executor object.
+            progress: Show a progress bar on stderr (tqdm when installed).
+            callback: Called with a :class:`~entropic.SweepProgress` as the sweep advances.
+
+        Returns:
+            One record per distinct parameter set, in the order each first appeared.
+
+        Raises:
+            TypeError: An element of ``params`` is not a mapping.
+            ParameterError: A parameter set does not fit the model; nothing has run.
+            HashCollisionError: Two parameter sets, or one and a stored record, share an id
+                but differ; nothing has run.
+            SweepError: Some runs failed; all others were stored. It is an ``ExceptionGroup``
+                of the runners' exceptions.
+        """
+        records: list[ModelT | None] = []
+        position: dict[str, int] = {}
+        pending: dict[str, _Request] = {}
+        iterator = iter(params)
+        index = 0
+        while chunk := list(islice(iterator, LOOKUP_CHUNK)):
+            fresh: list[_Request] = []
+            for item in chunk:
+                try:
+                    request = self._request(item, complete=True)
+                except (TypeError, ParameterError) as exc:
+                    exc.add_note(f"in parameter set #{index} of the sweep: {item!r}")
+                    raise
+                index += 1
+                at = position.get(request.key)
+                if at is None:
+                    position[request.key] = len(records)
+                    records.append(None)
+                    fresh.append(request)
+                    continue
+                earlier = records[at]
+                if earlier is not None:
+                    self._check_hit(earlier, request)
+                else:
+                    self._check_same(pending[request.key], request)
+            found = self._fetch([r.key for r in fresh])
+            for request in fresh:
+                record = found.get(request.key)
+                if record is None:
+                    pending[request.key] = request
+                else:
+                    records[position[request.key]] = self._check_hit(record, request)
+        total = len(records)
+        hits = total - len(pending)
+        logger.debug("sweep of %d parameter sets: %d hits, %d to run", total, hits, len(pending))
+        reporter = ProgressReporter(total, hits, show=progress, callback=callback)
+        try:
+            if pending:
+                failures = self._execute(pending, records, position, reporter, client, executor)
+            else:
+                failures = []
+        finally:
+            reporter.close()
+        if failures:
+            ok = len(pending) - len(failures)
+            raise SweepError(
+                f"{len(failures)} of {len(pending)} runs failed ({ok} stored)",
+                [f.error for f in failures],
+                failures,
+                records,
+            )
+        return records  # type: ignore[return-value]
+
+    def _check_same(self, first: _Request, again: _Request) -> None:
+        stored = self.result_cls(**first.values)
+        self._check_hit(stored, again)
+
+    def _execute(
+        self,
+        pending: dict[str, _Request],
+        records: list[ModelT | None],
+        position: dict[str, int],
+        reporter: ProgressReporter,
+        client: Any,
+        executor: str | _executors.Executor | None,
+    ) -> list[FailedRun]:
+        chosen = _executors.resolve(executor, client)
+        tasks = {key: self._task(request, {}) for key, request in pending.items()}
+        failures: list[FailedRun] = []
+        batch: list[dict[str, Any]] = []
+        last_flush = time.monotonic()
+
+        def flush() -> None:
+            nonlocal batch, last_flush
+            if batch:
+                self._persist(batch)
+                for row in batch:
+                    records[position[row["id"]]] = self._record(row)
+                logger.info("stored %d runs", len(batch))
+            batch = []
+            last_flush = time.monotonic()
+
+        outcomes: Iterator[RunOutcome] = iter(chosen.execute(tasks.values(), self.runner))
+        try:
+            for outcome in outcomes:
+                task = tasks[outcome.id]
+                if outcome.error is None:
+                    batch.append(self._row(task, outcome))
+                    reporter.advance(1, 0)
+                else:
+                    error = outcome.error
+                    error.add_note(f"entropic run {task.id} with params {dict(task.params)!r}")
+                    failures.append(FailedRun(task.id, dict(task.params), error))
+                    logger.info("run %s failed: %r", task.id, error)
+                    reporter.advance(1, 1)
+                if len(batch) >= FLUSH_RUNS or time.monotonic() - last_flush >= FLUSH_SECONDS:
+                    flush()
+        finally:
+            close = getattr(outcomes, "close", None)
+            if close is not None:
+                close()
+            flush()
+        return failures
+
+    # ------------------------------------------------------------------ reading
+
+    def iter_records(self) -> Iterator[ModelT]:
+        """Yield every stored record, fetched in chunks rather than all at once."""
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=LOOKUP_CHUNK).execute(
+                select(self._table).order_by(self._table.c.id)
+            )
+            for row in result.mappings():
+                yield self._record(row)
