@@ -19,6 +19,7 @@ from sqlalchemy.orm import make_transient_to_detached, sessionmaker
 
 from entropic import executors as _executors
 from entropic.__about__ import __version__
+from entropic._claims import ClaimBook, claims_table, new_owner
 from entropic._compare import same_value
 from entropic._db import (
     create_tables,
@@ -62,6 +63,13 @@ LOOKUP_CHUNK: Final = 500
 FLUSH_SECONDS: Final = 1.0
 #: ...or whenever this many have finished.
 FLUSH_RUNS: Final = 256
+#: Longest pause between two looks at a run another process is doing.
+MAX_POLL_SECONDS: Final = 0.5
+
+
+def _refers(table: Table, other: Table) -> bool:
+    """Whether ``table`` has a foreign key to ``other``."""
+    return any(fk.column.table is other for fk in table.foreign_keys)
 
 
 class _Request:
@@ -87,6 +95,9 @@ class Store(Generic[ModelT]):
         file_suffix: Appended to the id to name each result file (``".h5"``, ``".json"``, ...).
         db_url: A SQLAlchemy database URL. SQLite by default; PostgreSQL and MySQL/MariaDB work
             with the driver of your choice (``postgresql+psycopg://``, ``mysql+pymysql://``).
+        claim_lease: Seconds a claim on a run in progress stays valid without renewal. The Store
+            renews its claims while it runs; a claim left by a process that died is taken over
+            once its lease has expired (at once when the dead process was on this host).
 
     Raises:
         TypeError: ``runner`` is not callable or ``result_cls`` is not an entropic model.
@@ -104,6 +115,8 @@ class Store(Generic[ModelT]):
         results_dir: str | Path = "./results",
         file_suffix: str = ".h5",
         db_url: str | URL = "sqlite:///db.sqlite3",
+        *,
+        claim_lease: float = 60.0,
     ) -> None:
         if not callable(runner):
             raise TypeError(f"runner must be callable, not {type(runner).__name__}")
@@ -140,7 +153,10 @@ class Store(Generic[ModelT]):
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._by_ids = select(table).where(table.c.id.in_(bindparam("ids", expanding=True)))
         self._by_id = select(table).where(table.c.id == bindparam("id"))
-        create_tables(self.engine, [meta_table, *result_cls.metadata.sorted_tables])
+        if claim_lease <= 0:
+            raise ValueError(f"claim_lease must be positive, not {claim_lease!r}")
+        self._claims = ClaimBook(self.engine, table.name, claim_lease)
+        create_tables(self.engine, [meta_table, claims_table, *result_cls.metadata.sorted_tables])
         facts = ensure_meta(
             self.engine,
             table.name,
@@ -274,20 +290,54 @@ class Store(Generic[ModelT]):
             "custom_data": dict(outcome.custom_data),
         }
 
-    def _persist(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    def _persist(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        owner: str | None = None,
+        release: Iterable[str] = (),
+    ) -> None:
+        """Store ``rows`` and drop ``owner``'s claims on ``release`` in one transaction."""
         with write_connection(self.engine) as conn:
             upsert(conn, self._table, rows)
+            if owner is not None:
+                self._claims.release(release, owner, conn)
 
-    def _run(self, request: _Request, custom_data: Mapping[str, Any]) -> ModelT:
+    def _run(
+        self, request: _Request, custom_data: Mapping[str, Any], owner: str | None = None
+    ) -> ModelT:
         task = self._task(request, custom_data)
         outcome = perform(task, self.runner)
         if outcome.error is not None:
             logger.info("run %s failed after %.3f s", task.id, outcome.elapsed_seconds)
             raise outcome.error
         row = self._row(task, outcome)
-        self._persist([row])
+        self._persist([row], owner, [task.id])
         logger.info("ran %s in %.3f s", task.id, outcome.elapsed_seconds)
         return self._record(row)
+
+    def _run_single_flight(self, request: _Request, custom_data: Mapping[str, Any]) -> ModelT:
+        """Run ``request`` unless another thread or process is already running it."""
+        owner = new_owner()
+        pause = 0.005
+        while True:
+            if self._claims.claim_one(request.key, owner):
+                try:
+                    record = self._fetch_one(request.key)
+                    if record is not None:  # finished by someone else since we looked
+                        return self._check_hit(record, request)
+                    with self._claims.kept(owner):
+                        return self._run(request, custom_data, owner)
+                finally:
+                    self._claims.release([request.key], owner)
+            logger.debug("waiting for %s, which another process is running", request.key)
+            while True:
+                record = self._fetch_one(request.key)
+                if record is not None:
+                    return self._check_hit(record, request)
+                if not self._claims.holders([request.key]):
+                    break  # the other run failed or its owner died: try to claim it
+                time.sleep(pause)
+                pause = min(pause * 2, MAX_POLL_SECONDS)
 
     # ------------------------------------------------------------------ the seed's API
 
@@ -315,7 +365,7 @@ class Store(Generic[ModelT]):
         if record is not None:
             logger.debug("hit %s", request.key)
             return self._check_hit(record, request)
-        return self._run(request, custom_data)
+        return self._run_single_flight(request, custom_data)
 
     def run(self, params: Mapping[str, Any], **custom_data: Any) -> ModelT:
         """Run the runner for ``params`` and store the result, replacing any stored one.
@@ -627,26 +677,76 @@ class Store(Generic[ModelT]):
         client: Any,
         executor: str | _executors.Executor | None,
     ) -> list[FailedRun]:
+        """Run the misses, sharing the work with any other process sweeping the same ids."""
         chosen = _executors.resolve(executor, client)
-        tasks = {key: self._task(request, {}) for key, request in pending.items()}
+        owner = new_owner()
+        failures: list[FailedRun] = []
+        pause = 0.005
+        with self._claims.kept(owner):
+            try:
+                while pending:
+                    held = self._claims.claim_many(list(pending), owner)
+                    progressed = bool(held)
+                    if held:
+                        mine = {key: pending.pop(key) for key in held}
+                        done = self._fetch(list(mine))  # finished elsewhere since we looked
+                        for key, record in done.items():
+                            records[position[key]] = self._check_hit(record, mine.pop(key))
+                        self._claims.release(done, owner)
+                        reporter.advance(len(done), 0)
+                        if mine:
+                            failures += self._run_claimed(
+                                mine, records, position, reporter, chosen, owner
+                            )
+                    if pending:
+                        waiting = list(pending)
+                        found = self._fetch(waiting)
+                        for key, record in found.items():
+                            records[position[key]] = self._check_hit(record, pending.pop(key))
+                        reporter.advance(len(found), 0)
+                        progressed = progressed or bool(found)
+                        if pending and not progressed:
+                            orphaned = set(pending) - self._claims.holders(list(pending))
+                            if not orphaned:
+                                time.sleep(pause)
+                                pause = min(pause * 2, MAX_POLL_SECONDS)
+                        else:
+                            pause = 0.005
+            finally:
+                self._claims.release(list(pending), owner)
+        return failures
+
+    def _run_claimed(
+        self,
+        mine: dict[str, _Request],
+        records: list[ModelT | None],
+        position: dict[str, int],
+        reporter: ProgressReporter,
+        chosen: _executors.Executor,
+        owner: str,
+    ) -> list[FailedRun]:
+        """Run the claimed ``mine`` through ``chosen``; persist in batches as they complete."""
+        tasks = {key: self._task(request, {}) for key, request in mine.items()}
         failures: list[FailedRun] = []
         batch: list[dict[str, Any]] = []
+        released: list[str] = []
         last_flush = time.monotonic()
 
         def flush() -> None:
-            nonlocal batch, last_flush
-            if batch:
-                self._persist(batch)
+            nonlocal batch, released, last_flush
+            if batch or released:
+                self._persist(batch, owner, [*(row["id"] for row in batch), *released])
                 for row in batch:
                     records[position[row["id"]]] = self._record(row)
                 logger.info("stored %d runs", len(batch))
             batch = []
+            released = []
             last_flush = time.monotonic()
 
-        outcomes: Iterator[RunOutcome] = iter(chosen.execute(tasks.values(), self.runner))
+        outcomes: Iterator[RunOutcome] = iter(chosen.execute(list(tasks.values()), self.runner))
         try:
             for outcome in outcomes:
-                task = tasks[outcome.id]
+                task = tasks.pop(outcome.id)
                 if outcome.error is None:
                     batch.append(self._row(task, outcome))
                     reporter.advance(1, 0)
@@ -654,6 +754,7 @@ class Store(Generic[ModelT]):
                     error = outcome.error
                     error.add_note(f"entropic run {task.id} with params {dict(task.params)!r}")
                     failures.append(FailedRun(task.id, dict(task.params), error))
+                    released.append(task.id)
                     logger.info("run %s failed: %r", task.id, error)
                     reporter.advance(1, 1)
                 if len(batch) >= FLUSH_RUNS or time.monotonic() - last_flush >= FLUSH_SECONDS:
@@ -662,6 +763,7 @@ class Store(Generic[ModelT]):
             close = getattr(outcomes, "close", None)
             if close is not None:
                 close()
+            released.extend(tasks)  # runs that never finished: let others take them
             flush()
         return failures
 
