@@ -19,6 +19,7 @@ from sqlalchemy.orm import make_transient_to_detached, sessionmaker
 
 from entropic import executors as _executors
 from entropic.__about__ import __version__
+from entropic._batching import BatchWriter
 from entropic._claims import ClaimBook, claims_table, new_owner
 from entropic._compare import same_value
 from entropic._db import (
@@ -728,43 +729,36 @@ class Store(Generic[ModelT]):
         """Run the claimed ``mine`` through ``chosen``; persist in batches as they complete."""
         tasks = {key: self._task(request, {}) for key, request in mine.items()}
         failures: list[FailedRun] = []
-        batch: list[dict[str, Any]] = []
-        released: list[str] = []
-        last_flush = time.monotonic()
 
-        def flush() -> None:
-            nonlocal batch, released, last_flush
-            if batch or released:
-                self._persist(batch, owner, [*(row["id"] for row in batch), *released])
-                for row in batch:
-                    records[position[row["id"]]] = self._record(row)
-                logger.info("stored %d runs", len(batch))
-            batch = []
-            released = []
-            last_flush = time.monotonic()
+        def commit(rows: list[dict[str, Any]], released: list[str]) -> None:
+            self._persist(rows, owner, [*(row["id"] for row in rows), *released])
+            for row in rows:
+                records[position[row["id"]]] = self._record(row)
+            if rows:
+                logger.info("stored %d runs", len(rows))
 
+        writer = BatchWriter(commit, interval=FLUSH_SECONDS, size=FLUSH_RUNS)
         outcomes: Iterator[RunOutcome] = iter(chosen.execute(list(tasks.values()), self.runner))
         try:
             for outcome in outcomes:
                 task = tasks.pop(outcome.id)
                 if outcome.error is None:
-                    batch.append(self._row(task, outcome))
+                    writer.add(row=self._row(task, outcome))
                     reporter.advance(1, 0)
                 else:
                     error = outcome.error
                     error.add_note(f"entropic run {task.id} with params {dict(task.params)!r}")
                     failures.append(FailedRun(task.id, dict(task.params), error))
-                    released.append(task.id)
+                    writer.add(release=task.id)
                     logger.info("run %s failed: %r", task.id, error)
                     reporter.advance(1, 1)
-                if len(batch) >= FLUSH_RUNS or time.monotonic() - last_flush >= FLUSH_SECONDS:
-                    flush()
         finally:
             close = getattr(outcomes, "close", None)
             if close is not None:
                 close()
-            released.extend(tasks)  # runs that never finished: let others take them
-            flush()
+            for key in tasks:  # runs that never finished: let others take them
+                writer.add(release=key)
+            writer.close()
         return failures
 
     # ------------------------------------------------------------------ reading
