@@ -40,6 +40,8 @@ def same_value(stored: Any, requested: Any) -> bool:
     Enum members equal their values, tuples equal lists, aware datetimes equal the naive UTC
     values SQLite hands back, and floats are compared with a relative tolerance of ``REL_TOL``.
     """
+    if type(stored) is type(requested) and stored == requested:
+        return True  # the common case, decided without converting anything
     a = _canonical(stored)
     b = _canonical(requested)
     if a is b:

@@ -12,10 +12,10 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
-from sqlalchemy import Column, Table, bindparam, delete, select
+from sqlalchemy import Column, Table, delete, select
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy.engine import URL, RowMapping
-from sqlalchemy.orm import make_transient_to_detached, sessionmaker
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import sessionmaker
 
 from entropic import executors as _executors
 from entropic.__about__ import __version__
@@ -31,6 +31,7 @@ from entropic._db import (
     write_connection,
 )
 from entropic._progress import ProgressCallback, ProgressReporter
+from entropic._reading import Reader, RecordFactory
 from entropic.errors import (
     FailedRun,
     HashCollisionError,
@@ -146,14 +147,21 @@ class Store(Generic[ModelT]):
             for name, c in self._columns.items()
             if not c.nullable and c.default is None and c.server_default is None
         )
+        self._defaults = {
+            name: (None if c.default is None else getattr(c.default, "arg", None))
+            for name, c in self._columns.items()
+            if name not in self._required
+            and c.server_default is None
+            and (c.default is None or getattr(c.default, "is_scalar", False))
+        }
         self._enums = {
             name: c.type.enum_class
             for name, c in self._columns.items()
             if isinstance(c.type, SAEnum) and c.type.enum_class is not None
         }
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._by_ids = select(table).where(table.c.id.in_(bindparam("ids", expanding=True)))
-        self._by_id = select(table).where(table.c.id == bindparam("id"))
+        self._reader = Reader(self.engine, table)
+        self._make = RecordFactory(result_cls, table)
         if claim_lease <= 0:
             raise ValueError(f"claim_lease must be positive, not {claim_lease!r}")
         self._claims = ClaimBook(self.engine, table.name, claim_lease)
@@ -180,6 +188,7 @@ class Store(Generic[ModelT]):
 
     def close(self) -> None:
         """Close the Store's database connections."""
+        self._reader.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store[ModelT]:
@@ -237,10 +246,8 @@ class Store(Generic[ModelT]):
                     ) from None
         return _Request(key, values)
 
-    def _record(self, row: Mapping[str, Any] | RowMapping) -> ModelT:
-        record = self.result_cls(**row)
-        make_transient_to_detached(record)
-        return record
+    def _record(self, row: Mapping[str, Any]) -> ModelT:
+        return self._make.from_mapping(row)
 
     def _check_hit(self, record: ModelT, request: _Request) -> ModelT:
         mismatched = [
@@ -259,23 +266,17 @@ class Store(Generic[ModelT]):
         return record
 
     def _fetch(self, ids: Sequence[str]) -> dict[str, ModelT]:
-        found: dict[str, ModelT] = {}
-        with self.engine.connect() as conn:
-            for start in range(0, len(ids), LOOKUP_CHUNK):
-                chunk = list(ids[start : start + LOOKUP_CHUNK])
-                for row in conn.execute(self._by_ids, {"ids": chunk}).mappings():
-                    found[row["id"]] = self._record(row)
-        return found
+        make = self._make
+        return {record.id: record for record in map(make, self._reader.many(ids))}
 
     def _fetch_one(self, run_id: str) -> ModelT | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(self._by_id, {"id": run_id}).mappings().first()
-        return None if row is None else self._record(row)
+        row = self._reader.one(run_id)
+        return None if row is None else self._make(row)
 
     def _task(self, request: _Request, custom_data: Mapping[str, Any]) -> RunTask:
         return RunTask(
             id=request.key,
-            params=request.values,
+            params={**self._defaults, **request.values},
             result_file=str(self.result_path(request.key)),
             results_dir=str(self.results_dir),
             custom_data=dict(custom_data),
@@ -769,5 +770,5 @@ class Store(Generic[ModelT]):
             result = conn.execution_options(yield_per=LOOKUP_CHUNK).execute(
                 select(self._table).order_by(self._table.c.id)
             )
-            for row in result.mappings():
-                yield self._record(row)
+            for row in result:
+                yield self._make(tuple(row))
