@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from entropic import executors
 from entropic.__about__ import __version__
+from entropic._evolve import MergeReport
 from entropic._progress import SweepProgress
 from entropic.errors import (
     EntropicError,
@@ -27,6 +28,7 @@ from entropic.errors import (
 )
 from entropic.grid import expand_grid
 from entropic.hashing import hash_params
+from entropic.reflection import entropic_tables, reflect_model
 from entropic.running import Runner, RunOutcome, RunTask
 from entropic.schema import Base
 from entropic.store import Store
@@ -37,6 +39,7 @@ __all__ = [
     "FailedRun",
     "HashCollisionError",
     "Mapped",
+    "MergeReport",
     "MissingResultError",
     "ParameterError",
     "ReservedColumnError",
@@ -52,7 +55,9 @@ __all__ = [
     "executors",
     "expand_grid",
     "hash_params",
+    "entropic_tables",
     "mapped_column",
+    "reflect_model",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import Enum
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
-from sqlalchemy import Column, Table, delete, select
+from sqlalchemy import Column, ColumnElement, Table, and_, delete, func, select, true, update
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import sessionmaker
 
+from entropic import _evolve
 from entropic import executors as _executors
 from entropic.__about__ import __version__
 from entropic._batching import BatchWriter
@@ -29,9 +32,11 @@ from entropic._db import (
     ensure_meta,
     make_engine,
     meta_table,
+    read_meta,
     upsert,
     write_connection,
 )
+from entropic._evolve import MIGRATING, PARAM_DEFAULT, MergeReport, id_map_table
 from entropic._progress import ProgressCallback, ProgressReporter
 from entropic._reading import Reader, RecordFactory
 from entropic.errors import (
@@ -188,12 +193,21 @@ class Store(Generic[ModelT]):
         if claim_lease <= 0:
             raise ValueError(f"claim_lease must be positive, not {claim_lease!r}")
         self._claims = ClaimBook(self.engine, table.name, claim_lease)
-        create_tables(self.engine, [meta_table, claims_table, *result_cls.metadata.sorted_tables])
+        # Only this model's table and the tables it refers to: entropic.Base's metadata holds
+        # every model of the process, and other models' tables do not belong in this database.
+        needed = [t for t in result_cls.metadata.sorted_tables if t is table or _refers(table, t)]
+        create_tables(self.engine, [meta_table, claims_table, id_map_table, *needed])
+        self._drift: str | None = None
+        self._facts: dict[str, str] = {}
+        self._check_schema()
         facts = ensure_meta(
             self.engine,
             table.name,
             {"hash_scheme": HASH_SCHEME, "created_by": f"entropic-core {__version__}"},
         )
+        self._facts = facts
+        self._filled: dict[str, Any] = {}
+        self._load_filled()
         if facts.get("hash_scheme") != HASH_SCHEME:
             raise SchemaError(
                 f"table {table.name!r} was keyed with hash scheme {facts.get('hash_scheme')!r}, "
@@ -219,6 +233,64 @@ class Store(Generic[ModelT]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _check_schema(self) -> None:
+        """Compare the model with the table in the database and remember any difference."""
+        present = {c["name"] for c in sa_inspect(self.engine).get_columns(self._table.name)}
+        wanted = set(self._table.columns.keys())
+        lacking = sorted(wanted - present)
+        extra = sorted(present - wanted)
+        problems = []
+        if lacking:
+            names = ", ".join(lacking)
+            problems.append(
+                f"the table {self._table.name!r} lacks the model's column(s) {names}: add each "
+                f"with store.add_parameter(name, default) (or `entropic migrate add-param "
+                f"NAME=VALUE`), which also re-keys the existing runs"
+            )
+        if extra:
+            problems.append(
+                f"the table {self._table.name!r} has column(s) {', '.join(extra)} that "
+                f"{self.result_cls.__name__} lacks: add them to the model"
+            )
+        self._drift = "; ".join(problems) or None
+        if self._drift is None and any(k.startswith(MIGRATING) for k in self._facts):
+            self._load_filled()
+
+    def _load_filled(self) -> None:
+        """Read which parameters were added later, and the defaults old runs were keyed with."""
+        with self.engine.connect() as conn:
+            facts = read_meta(conn, self._table.name)
+        self._facts = facts
+        self._filled = {
+            key.removeprefix(PARAM_DEFAULT): self._from_json(
+                key.removeprefix(PARAM_DEFAULT), json.loads(value)
+            )
+            for key, value in facts.items()
+            if key.startswith(PARAM_DEFAULT) and key.removeprefix(PARAM_DEFAULT) in self._columns
+        }
+        migrating = [k.removeprefix(MIGRATING) for k in facts if k.startswith(MIGRATING)]
+        if migrating and self._drift is None:
+            self._drift = (
+                f"adding the parameter(s) {', '.join(migrating)} to {self._table.name!r} did "
+                "not finish: run store.add_parameter (or `entropic migrate add-param`) again "
+                "with the same default to complete it"
+            )
+
+    def _ready(self) -> None:
+        """Raise while the model and the table disagree (looking again first)."""
+        if self._drift is not None:
+            drift = self._refresh_schema()
+            if drift is not None:
+                raise SchemaError(drift)
+
+    def _refresh_schema(self) -> str | None:
+        """Look at the table again; return what still disagrees with the model, if anything."""
+        self._facts = {}
+        self._check_schema()
+        if self._drift is None:
+            self._load_filled()
+        return self._drift
 
     def result_path(self, run_id: str) -> Path:
         """The path of the result file of run ``run_id``."""
@@ -256,6 +328,9 @@ class Store(Generic[ModelT]):
                 f"missing parameter(s) {', '.join(map(repr, missing))} for "
                 f"{self.result_cls.__name__}: these columns have no default"
             )
+        if explicit is None and self._filled:
+            for name, value in self._filled.items():
+                values.setdefault(name, value)
         key = validate_id(explicit) if explicit is not None else hash_params(values)
         for name, enum_cls in self._enums.items():
             value = values.get(name)
@@ -384,6 +459,7 @@ class Store(Generic[ModelT]):
             HashCollisionError: The id is stored for parameters that differ beyond float noise.
             Exception: Whatever the runner raises, unchanged; nothing is stored then.
         """
+        self._ready()
         request = self._request(params, complete=True)
         record = self._fetch_one(request.key)
         if record is not None:
@@ -410,6 +486,7 @@ class Store(Generic[ModelT]):
             ParameterError: ``params`` does not fit the model; the runner is not called.
             Exception: Whatever the runner raises, unchanged.
         """
+        self._ready()
         return self._run(self._request(params, complete=True), custom_data)
 
     def retrieve(self, params: Mapping[str, Any]) -> ModelT | None:
@@ -426,6 +503,7 @@ class Store(Generic[ModelT]):
             ParameterError: ``params`` has keys the model lacks, or an invalid ``id``.
             HashCollisionError: The id is stored for different parameters.
         """
+        self._ready()
         request = self._request(params, complete=False)
         record = self._fetch_one(request.key)
         return None if record is None else self._check_hit(record, request)
@@ -449,6 +527,7 @@ class Store(Generic[ModelT]):
             FileNotFoundError: ``result_file`` does not exist.
             ParameterError: ``params`` does not fit the model.
         """
+        self._ready()
         path = Path(result_file).expanduser().resolve()
         if not path.is_file():
             raise FileNotFoundError(f"no result file at {path}")
@@ -480,6 +559,7 @@ class Store(Generic[ModelT]):
         Raises:
             HashCollisionError: The id is stored for different parameters; nothing is deleted.
         """
+        self._ready()
         request = self._request(params, complete=False)
         record = self._fetch_one(request.key)
         if record is None:
@@ -506,6 +586,7 @@ class Store(Generic[ModelT]):
             KeyError: Nothing is stored for ``params``.
             ParameterError: ``data`` names a parameter column or the id.
         """
+        self._ready()
         request = self._request(params, complete=False)
         frozen = sorted(k for k in data if k in self._columns or k == "id")
         if frozen:
@@ -542,6 +623,7 @@ class Store(Generic[ModelT]):
         Returns:
             How many records were added.
         """
+        self._ready()
         added = 0
         paths = scan_manifests(self.results_dir)
         while chunk := list(islice(paths, LOOKUP_CHUNK)):
@@ -635,6 +717,7 @@ class Store(Generic[ModelT]):
             SweepError: Some runs failed; all others were stored. It is an ``ExceptionGroup``
                 of the runners' exceptions.
         """
+        self._ready()
         with _gc_paused():
             records, position, pending = self._lookup(params)
         total = len(records)
@@ -796,13 +879,172 @@ class Store(Generic[ModelT]):
             writer.close()
         return failures
 
-    # ------------------------------------------------------------------ reading
+    # ------------------------------------------------------------------ evolving a store
 
-    def iter_records(self) -> Iterator[ModelT]:
-        """Yield every stored record, fetched in chunks rather than all at once."""
-        with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=LOOKUP_CHUNK).execute(
-                select(self._table).order_by(self._table.c.id)
+    def add_parameter(
+        self,
+        name: str,
+        default: Any,
+        *,
+        callback: Callable[[int, int], Any] | None = None,
+    ) -> int:
+        """Add a new parameter to a store that already holds runs.
+
+        Declare the column in the model first; then this adds it to the table, sets it to
+        ``default`` on the old rows, and re-keys them as if ``default`` had always been given:
+        their ids, result files and manifests are renamed, and ``entropic_id_map`` records each
+        old id with its new one. From then on a request that gives ``default`` (or leaves the
+        parameter out) is a hit for the old runs. Runs with explicit ids keep them.
+
+        Killed at any point, calling it again with the same arguments completes the work; until
+        then the Store refuses other operations.
+
+        Args:
+            name: The new column of the model.
+            default: The value the old runs had, implicitly.
+            callback: Called as ``callback(done, total)`` after each chunk of rows.
+
+        Returns:
+            How many runs were re-keyed.
+
+        Raises:
+            ParameterError: The model has no column ``name``.
+        """
+        rekeyed: int = _evolve.add_parameter(self, name, default, callback)
+        return rekeyed
+
+    def merge(self, other_db_url: str | URL, other_results_dir: str | Path) -> MergeReport:
+        """Copy into this store the runs another store has and this one lacks.
+
+        Each run's file is copied into this results directory (through a temporary file, its
+        size checked), with its manifest and row. A run both stores have with the same parameters
+        is left alone; the same id with different parameters is reported in
+        :attr:`MergeReport.conflicts` and never overwritten.
+
+        Args:
+            other_db_url: The other store's database URL (same table name and columns).
+            other_results_dir: The other store's results directory; a row whose recorded file
+                is missing is looked up there by file name.
+
+        Returns:
+            A report of what was copied, already present, in conflict, or missing.
+        """
+        self._ready()
+        return _evolve.merge(self, str(other_db_url), other_results_dir)
+
+    def relocate(self, old_prefix: str | Path, new_prefix: str | Path) -> int:
+        """Rewrite ``result_file`` paths after a results directory moved.
+
+        Every ``result_file`` that starts with ``old_prefix`` gets ``new_prefix`` instead.
+
+        Returns:
+            How many rows changed.
+        """
+        self._ready()
+        old, new = str(old_prefix), str(new_prefix)
+        column = self._table.c.result_file
+        changed = 0
+        with write_connection(self.engine) as conn:
+            rows = conn.execute(
+                select(self._table.c.id, column).where(column.startswith(old, autoescape=True))
+            ).all()
+            for run_id, path in rows:
+                conn.execute(
+                    update(self._table)
+                    .where(self._table.c.id == run_id)
+                    .values(result_file=new + path[len(old) :])
+                )
+                changed += 1
+        return changed
+
+    # ------------------------------------------------------------------ queries
+
+    def _where(self, where: ColumnElement[bool] | None, equals: Mapping[str, Any]) -> Any:
+        columns = self._table.columns
+        unknown = sorted(k for k in equals if k not in columns)
+        if unknown:
+            raise ParameterError(
+                f"unknown column(s) {', '.join(map(repr, unknown))} for "
+                f"{self.result_cls.__name__}; its columns are {', '.join(columns.keys())}"
             )
+        clauses: list[Any] = []
+        for name, value in equals.items():
+            value = to_python(value)
+            enum_cls = self._enums.get(name)
+            if enum_cls is not None and value is not None and not isinstance(value, enum_cls):
+                value = enum_cls(value)
+            clauses.append(columns[name].is_(None) if value is None else columns[name] == value)
+        if where is not None:
+            clauses.append(where)
+        return and_(true(), *clauses)
+
+    def find(self, where: ColumnElement[bool] | None = None, **equals: Any) -> list[ModelT]:
+        """Return the stored records whose columns equal ``equals`` (and match ``where``).
+
+        Args:
+            where: A SQLAlchemy expression on the model's columns, e.g.
+                ``SimResult.dt < 0.01``.
+            **equals: Column values the records must have, e.g. ``n=100``.
+
+        Returns:
+            The matching records, ordered by id.
+
+        Raises:
+            ParameterError: ``equals`` names a column the model lacks.
+        """
+        return list(self.iter_records(where, **equals))
+
+    def count(self, where: ColumnElement[bool] | None = None, **equals: Any) -> int:
+        """Return how many stored records match, as :meth:`find` selects them."""
+        self._ready()
+        query = select(func.count()).select_from(self._table).where(self._where(where, equals))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def iter_records(
+        self, where: ColumnElement[bool] | None = None, **equals: Any
+    ) -> Iterator[ModelT]:
+        """Yield the matching records (all of them by default), fetched a chunk at a time.
+
+        Memory stays flat however large the store is: rows are streamed from the database and
+        each record is built as it is reached.
+        """
+        self._ready()
+        query = select(self._table).where(self._where(where, equals)).order_by(self._table.c.id)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=LOOKUP_CHUNK).execute(query)
             for row in result:
                 yield self._make(tuple(row))
+
+    def __iter__(self) -> Iterator[ModelT]:
+        """Iterate over every stored record (see :meth:`iter_records`)."""
+        return self.iter_records()
+
+    def __len__(self) -> int:
+        """The number of stored records."""
+        return self.count()
+
+    def to_pandas(self, where: ColumnElement[bool] | None = None, **equals: Any) -> Any:
+        """Return the matching records as a pandas DataFrame with one column per table column.
+
+        ``custom_data`` is a column of dicts; ``created_at`` is timezone-aware UTC.
+
+        Raises:
+            ImportError: pandas is not installed (``pip install "entropic-core[pandas]"``).
+        """
+        try:
+            import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+        except ImportError as exc:
+            raise ImportError(
+                "Store.to_pandas needs pandas, which is not installed; install the extra "
+                "entropic-core[pandas] (or pandas itself)"
+            ) from exc
+        self._ready()
+        names = list(self._table.columns.keys())
+        query = select(self._table).where(self._where(where, equals)).order_by(self._table.c.id)
+        with self.engine.connect() as conn:
+            rows = [tuple(r) for r in conn.execute(query)]
+        frame = pd.DataFrame.from_records(rows, columns=names)
+        if "created_at" in frame:
+            frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+        return frame
