@@ -5,6 +5,7 @@ separate processes can import them too.
 """
 
 import enum
+import inspect as pyinspect
 import os
 import time
 import types
@@ -62,6 +63,29 @@ def point_model(table: str) -> type[Base]:
 
     cls = types.new_class(f"Point_{table}", (Base,), {}, body)
     _MODELS[table] = cls
+    return cls
+
+
+def heated_model(table: str) -> type[Base]:
+    """:func:`point_model` with one parameter more, ``temperature`` (for schema changes)."""
+    key = f"heated:{table}"
+    if key in _MODELS:
+        return _MODELS[key]
+    base = point_model(f"_unused_{table}")
+
+    def body(ns: dict[str, Any]) -> None:
+        ns["__tablename__"] = table
+        ns["__annotations__"] = {
+            **pyinspect.get_annotations(base),
+            "temperature": Mapped[float],
+        }
+        ns["mode"] = None
+        ns["shape"] = None
+        ns["when"] = None
+        ns["__module__"] = __name__
+
+    cls = types.new_class(f"Heated_{table}", (Base,), {}, body)
+    _MODELS[key] = cls
     return cls
 
 

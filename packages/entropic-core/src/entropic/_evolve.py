@@ -85,9 +85,7 @@ def add_parameter(
     _set_meta(store, MIGRATING + name, json.dumps(default, default=str))
     present = {c["name"] for c in sa_inspect(engine).get_columns(table.name)}
     if name not in present:
-        added = column_obj.copy() if hasattr(column_obj, "copy") else column_obj._copy()
-        added.nullable = True
-        added.primary_key = False
+        added = Column(column_obj.name, column_obj.type, nullable=True)
         ddl = CreateColumn(added).compile(dialect=engine.dialect)
         quoted = engine.dialect.identifier_preparer.format_table(table)
         with write_connection(engine) as conn:

@@ -322,15 +322,16 @@ class Store(Generic[ModelT]):
                 f"unknown parameter(s) {', '.join(map(repr, unknown))} for "
                 f"{self.result_cls.__name__}; its columns are {', '.join(self._columns) or 'none'}"
             )
+        if explicit is None and self._filled:
+            # parameters added after these runs: leaving one out means its recorded default
+            for name, value in self._filled.items():
+                values.setdefault(name, value)
         if complete and not self._required.issubset(values):
             missing = sorted(self._required.difference(values))
             raise ParameterError(
                 f"missing parameter(s) {', '.join(map(repr, missing))} for "
                 f"{self.result_cls.__name__}: these columns have no default"
             )
-        if explicit is None and self._filled:
-            for name, value in self._filled.items():
-                values.setdefault(name, value)
         key = validate_id(explicit) if explicit is not None else hash_params(values)
         for name, enum_cls in self._enums.items():
             value = values.get(name)
