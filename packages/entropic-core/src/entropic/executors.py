@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, Final, Protocol, runtime_checkable
 
 from entropic.errors import EntropicError, UnknownExecutorError
-from entropic.running import Runner, RunOutcome, RunTask, perform
+from entropic.running import Runner, RunOutcome, RunTask, perform, release_scratch
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -78,8 +78,14 @@ class SerialExecutor:
 
     def execute(self, tasks: Iterable[RunTask], runner: Runner) -> Iterator[RunOutcome]:
         """Perform the tasks one by one in this process."""
-        for task in tasks:
-            yield perform(task, runner)
+        folders = set()
+        try:
+            for task in tasks:
+                folders.add(task.results_dir)
+                yield perform(task, runner)
+        finally:
+            for folder in folders:
+                release_scratch(folder)
 
     def __repr__(self) -> str:
         return "SerialExecutor()"

@@ -77,8 +77,13 @@ def write_manifest(results_dir: Path, manifest: Manifest) -> Path:
         "created_at": manifest.created_at.isoformat(),
         "custom_data": _jsonable(manifest.custom_data),
     }
-    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(body, sort_keys=True, allow_nan=True), encoding="utf-8")
+    tmp = f"{path}.{uuid.uuid4().hex[:12]}.tmp"
+    data = json.dumps(body, sort_keys=True, allow_nan=True).encode()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
     return path
 

@@ -7,10 +7,12 @@ the database: it writes the result file and its manifest and returns a small out
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -28,6 +30,8 @@ Runner: TypeAlias = Callable[[dict[str, Any]], None]
 
 #: Folder inside the results directory that holds results while their runner writes them.
 TEMP_DIR_NAME: Final = ".entropic-tmp"
+
+_HOST: Final = socket.gethostname()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,19 +81,49 @@ class RunOutcome:
         return self.error is None
 
 
-def _remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+_scratch_dirs: dict[tuple[str, int, int], str] = {}
+
+
+def _scratch_dir(results_dir: str) -> str:
+    """This thread's scratch folder under ``results_dir``, created on first use.
+
+    One folder per process and thread, reused from run to run: runs in one thread never overlap,
+    and a folder per run would cost a ``mkdir`` and an ``rmdir`` every time.
+    """
+    key = (results_dir, os.getpid(), threading.get_ident())
+    path = _scratch_dirs.get(key)
+    if path is None or not os.path.isdir(path):
+        path = os.path.join(
+            results_dir,
+            TEMP_DIR_NAME,
+            f"{socket.gethostname()}-{key[1]}-{key[2]}-{uuid.uuid4().hex[:8]}",
+        )
+        os.makedirs(path, exist_ok=True)
+        _scratch_dirs[key] = path
+    return path
+
+
+def release_scratch(results_dir: str | Path) -> None:
+    """Remove this thread's scratch folder under ``results_dir``, with anything left in it."""
+    path = _scratch_dirs.pop((str(results_dir), os.getpid(), threading.get_ident()), None)
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _discard(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def perform(task: RunTask, runner: Runner) -> RunOutcome:
     """Call ``runner`` for ``task`` and move its result into place atomically.
 
     The runner gets a copy of the parameters with ``id``, ``result_file`` (a temporary path that
-    has the final file's name) and, when there is any, ``custom_data``. When it returns, the file
-    is moved to its final path with :func:`os.replace` and the manifest is written. When it raises,
-    or writes no file, the temporary files are removed, nothing at the final path changes, and the
-    exception is returned in the outcome. ``KeyboardInterrupt`` and ``SystemExit`` propagate after
-    the clean-up.
+    has the final file's name, in a scratch folder under ``results_dir``) and, when there is any,
+    ``custom_data``. When it returns, the file is moved to its final path with :func:`os.replace`
+    and the manifest is written. When it raises, or writes no file, the temporary file is removed,
+    nothing at the final path changes, and the exception is returned in the outcome.
+    ``KeyboardInterrupt`` and ``SystemExit`` propagate after the clean-up.
 
     Args:
         task: The planned run.
@@ -98,46 +132,46 @@ def perform(task: RunTask, runner: Runner) -> RunOutcome:
     Returns:
         The outcome; never raises for a failed run.
     """
-    host = socket.gethostname()
-    final = Path(task.result_file)
-    results_dir = Path(task.results_dir)
-    scratch = results_dir / TEMP_DIR_NAME / f"{task.id}-{uuid.uuid4().hex}"
-    temp_file = scratch / final.name
+    final = task.result_file
+    temp_file = os.path.join(_scratch_dir(task.results_dir), os.path.basename(final))
+    _discard(temp_file)  # a leftover of an interrupted run would confuse an exclusive create
     call = dict(task.params)
     call["id"] = task.id
-    call["result_file"] = str(temp_file)
+    call["result_file"] = temp_file
     if task.custom_data:
         call["custom_data"] = dict(task.custom_data)
     error: Exception | None = None
     start = time.perf_counter()
     try:
-        scratch.mkdir(parents=True, exist_ok=True)
         runner(call)
         elapsed = time.perf_counter() - start
-        if not temp_file.is_file():
+        try:
+            os.replace(temp_file, final)
+        except FileNotFoundError:
+            if os.path.exists(temp_file):
+                raise  # the final folder is missing, not the result
             raise MissingResultError(
-                f"the runner returned without writing params['result_file'] ({temp_file.name}) "
-                f"for run {task.id}"
-            )
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(temp_file, final)
+                f"the runner returned without writing params['result_file'] "
+                f"({os.path.basename(temp_file)}) for run {task.id}"
+            ) from None
     except Exception as exc:  # the runner's failure is data, handed back to the caller
         elapsed = time.perf_counter() - start
         error = exc
+        _discard(temp_file)
     except BaseException:
-        _remove_tree(scratch)
+        _discard(temp_file)
         raise
-    _remove_tree(scratch)
     created_at = dt.datetime.now(dt.UTC)
     custom = dict(task.custom_data)
     custom["elapsed_seconds"] = elapsed
+    host = _HOST
     if task.record_host:
         custom["host"] = host
     if error is None:
         try:
             write_manifest(
-                results_dir,
-                Manifest(task.id, dict(task.params), task.result_file, created_at, custom),
+                Path(task.results_dir),
+                Manifest(task.id, dict(task.params), final, created_at, custom),
             )
         except Exception as exc:  # e.g. a full disk: the run does not count without its manifest
             error = exc

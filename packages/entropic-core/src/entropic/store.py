@@ -54,7 +54,7 @@ from entropic.manifests import (
     scan_manifests,
     write_manifest,
 )
-from entropic.running import Runner, RunOutcome, RunTask, perform
+from entropic.running import Runner, RunOutcome, RunTask, perform, release_scratch
 from entropic.schema import RESERVED_COLUMNS, Base
 
 if TYPE_CHECKING:
@@ -406,7 +406,10 @@ class Store(Generic[ModelT]):
         self, request: _Request, custom_data: Mapping[str, Any], owner: str | None = None
     ) -> ModelT:
         task = self._task(request, custom_data)
-        outcome = perform(task, self.runner)
+        try:
+            outcome = perform(task, self.runner)
+        finally:
+            release_scratch(self.results_dir)
         if outcome.error is not None:
             logger.info("run %s failed after %.3f s", task.id, outcome.elapsed_seconds)
             raise outcome.error
