@@ -11,6 +11,7 @@ per-attribute events.
 from __future__ import annotations
 
 import contextlib
+import os
 import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
@@ -105,7 +106,8 @@ class Reader:
 
     def _cursor(self) -> Any:
         conn = getattr(self._local, "conn", None)
-        if conn is None:
+        if conn is None or self._local.pid != os.getpid():  # new thread, or a forked child
+            self._local.pid = os.getpid()
             proxied = self.engine.raw_connection()
             proxied.detach()  # this thread's own; not returned to the pool
             conn = proxied.dbapi_connection
