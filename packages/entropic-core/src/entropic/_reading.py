@@ -11,8 +11,8 @@ per-attribute events.
 from __future__ import annotations
 
 import contextlib
-import os
 import datetime as dt
+import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Generic, TypeVar
