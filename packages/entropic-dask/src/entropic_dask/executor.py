@@ -1,0 +1,480 @@
+"""The Dask executor: the missing runs of a sweep as tasks on a Dask distributed cluster.
+
+Each run is one Dask task with the deterministic key ``entropic-run-<id>`` (or, with ``pack``,
+several runs share a task). Only a bounded window of runs is in flight at any time, so a sweep
+of a million points never holds a million futures: as tasks complete, their outcomes are
+gathered in batches, yielded to the :class:`~entropic.Store` (which persists them) and the
+futures released; then the window is topped up.
+
+The runner's own exceptions are caught on the worker by :func:`entropic.running.perform` and come
+back as failed outcomes. A Dask task that itself fails (its workers died, it was cancelled, the
+client closed) is an infrastructure failure: the runs it carried are performed in this process
+instead, after the cluster has done what it can, with one :class:`DaskFallbackWarning` per sweep
+naming the causes. Runs whose outcome was already yielded never run again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import shutil
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from itertools import islice
+from pathlib import Path
+from typing import Any, Final
+
+import distributed
+from distributed.protocol import pickle as dask_pickle
+
+from entropic.running import TEMP_DIR_NAME, Runner, RunOutcome, RunTask, perform
+from entropic_dask._remote import perform_one, perform_pack
+
+__all__ = ["FUTURES_PER_THREAD", "MIN_FUTURES", "DaskExecutor", "DaskFallbackWarning"]
+
+logger = logging.getLogger(__name__)
+
+# distributed's own annotations leave these untyped; pin down what we rely on.
+_pickle: Callable[[Any], bytes] = dask_pickle.dumps
+_as_completed: Callable[..., Any] = distributed.as_completed
+
+#: The automatic window keeps at least this many Dask tasks in flight...
+MIN_FUTURES: Final = 512
+#: ...or this many per worker thread on a bigger cluster.
+FUTURES_PER_THREAD: Final = 8
+
+#: How long to wait for a completed task before checking that the client is still there.
+_POLL_SECONDS: Final = 0.5
+#: How long to keep collecting completions before gathering their results in one go.
+_LINGER_SECONDS: Final = 0.1
+#: How often the automatic window follows a cluster that grows or shrinks.
+_RESIZE_SECONDS: Final = 5.0
+
+
+class DaskFallbackWarning(RuntimeWarning):
+    """Some runs of a sweep ran in the calling process because the Dask cluster could not."""
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    if len(first) > 200:
+        first = first[:197] + "..."
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _exception_of(future: Any) -> BaseException:
+    """The exception a finished-but-unsuccessful future stands for."""
+    try:
+        exc = future.exception(timeout=_POLL_SECONDS)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as caught:  # a cancelled future raises CancelledError here
+        return caught
+    if isinstance(exc, BaseException):
+        return exc
+    return RuntimeError(f"Dask task {future.key!r} ended in state {future.status!r}")
+
+
+class DaskExecutor:
+    """Runs a sweep's missing runs on a Dask distributed cluster.
+
+    ``store.sweep(params, client=client)`` picks this executor for a ``distributed.Client``, and
+    ``store.sweep(params, executor="dask")`` uses the current client. Build one yourself to set
+    the options: ``store.sweep(params, executor=DaskExecutor(client=client, pack=16))``.
+
+    The workers need the same Python environment as the client (entropic-core, entropic-dask and
+    whatever the runner imports) and must see ``results_dir`` at the same path: they write the
+    result files and manifests there. They never open the database.
+
+    Args:
+        client: The ``distributed.Client`` to submit to; ``None`` uses the current client.
+        window: Most runs in flight on the cluster at once. ``None`` sizes it from the cluster:
+            ``max(MIN_FUTURES, FUTURES_PER_THREAD * threads)`` tasks of ``pack`` runs each,
+            following the cluster as it grows or shrinks.
+        batch: Submit runs in groups of at least this many (one scheduler message each) once
+            the window has room for them. ``None`` means a quarter of the window.
+        pack: Runs per Dask task. The default, 1, gives each run its own task and key; a larger
+            number amortises Dask's per-task cost over several short runs (their
+            ``elapsed_seconds`` are still measured one by one).
+
+    Attributes:
+        client: The client in use.
+        max_in_flight: Most runs that were in flight at once during the latest sweep.
+        fallback_runs: Runs of the latest sweep performed in this process instead.
+
+    Raises:
+        ValueError: ``client`` is ``None`` and there is no current client, or an option is not
+            a positive number.
+        TypeError: ``client`` is not a ``distributed.Client``.
+    """
+
+    name: Final = "dask"
+
+    def __init__(
+        self,
+        *,
+        client: Any = None,
+        window: int | None = None,
+        batch: int | None = None,
+        pack: int = 1,
+    ) -> None:
+        if client is None:
+            try:
+                client = distributed.get_client()
+            except ValueError as exc:
+                raise ValueError(
+                    "the 'dask' executor needs a distributed.Client: create one first "
+                    "(Client(LocalCluster()) or Client('tcp://scheduler:8786')), or pass "
+                    "client= to sweep()"
+                ) from exc
+        if not isinstance(client, distributed.Client):
+            raise TypeError(
+                f"the 'dask' executor needs a distributed.Client, not {type(client).__name__}"
+            )
+        for option, value in (("window", window), ("batch", batch), ("pack", pack)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{option} must be a positive integer, not {value!r}")
+        self.client: Any = client
+        self.window = window
+        self.batch = batch
+        self.pack = pack
+        self.max_in_flight = 0
+        self.fallback_runs = 0
+
+    @classmethod
+    def accepts(cls, client: Any) -> bool:
+        """Whether ``client`` is a synchronous ``distributed.Client``."""
+        return isinstance(client, distributed.Client) and not client.asynchronous
+
+    def execute(self, tasks: Iterable[RunTask], runner: Runner) -> Iterator[RunOutcome]:
+        """Perform every task on the cluster and yield each outcome as it arrives.
+
+        Args:
+            tasks: The runs to perform (consumed lazily, a window at a time).
+            runner: The user's function; it is pickled once per submitted batch.
+
+        Yields:
+            One outcome per task, in completion order.
+
+        Warns:
+            DaskFallbackWarning: Some runs were performed in this process; the message names
+                why (a closed client, lost workers, cancelled tasks, an unpicklable runner).
+        """
+        return _DaskSweep(self, runner).outcomes(tasks)
+
+    def __repr__(self) -> str:
+        options = f"window={self.window!r}, batch={self.batch!r}, pack={self.pack!r}"
+        return f"DaskExecutor(client={self.client!r}, {options})"
+
+
+class _DaskSweep:
+    """The state of one :meth:`DaskExecutor.execute` call."""
+
+    def __init__(self, executor: DaskExecutor, runner: Runner) -> None:
+        self.executor = executor
+        self.client: Any = executor.client
+        self.runner = runner
+        self.pack = executor.pack
+        self.token = uuid.uuid4().hex
+        self.in_flight: dict[Any, list[RunTask]] = {}  # future -> the runs it carries
+        self.runs_in_flight = 0
+        self.fallback: list[RunTask] = []
+        self.causes: dict[str, str] = {}  # exception type -> first description
+        self.usable = True
+        self.exhausted = False
+        self.consumed = 0
+        self.done: set[str] = set()  # ids whose outcome was yielded
+        self.results_dirs: set[str] = set()
+        self.window = 0
+        self.batch = 0
+        self.resized = 0.0
+        executor.max_in_flight = 0
+        executor.fallback_runs = 0
+
+    # ------------------------------------------------------------------ the loop
+
+    def outcomes(self, tasks: Iterable[RunTask]) -> Iterator[RunOutcome]:
+        total = len(tasks) if isinstance(tasks, Sized) else None
+        source = self._remote(tasks)
+        problem = self._problem()
+        if problem is not None:
+            self.usable = False
+            self.causes["setup"] = problem
+        else:
+            completed = _as_completed(loop=self.client.loop)
+            try:
+                while True:
+                    if self.usable and not self.exhausted:
+                        self._fill(source, completed)
+                    if not self.in_flight:
+                        if self.exhausted or not self.usable:
+                            break
+                        continue  # a batch failed to submit: carry on with the next one
+                    batch = self._next_batch(completed)
+                    if batch is None:
+                        self._abandon(completed, f"the Dask client is {self.client.status}")
+                        break
+                    yield from self._collect(batch, completed)
+                    if self.client.status != "running":
+                        self._abandon(completed, f"the Dask client is {self.client.status}")
+                        break
+            finally:
+                self._cancel_outstanding(completed)
+        yield from self._serially(source, total)
+        self._tidy()
+
+    def _remote(self, tasks: Iterable[RunTask]) -> Iterator[RunTask]:
+        for task in tasks:
+            self.consumed += 1
+            self.results_dirs.add(task.results_dir)
+            yield dataclasses.replace(task, record_host=True)
+
+    def _problem(self) -> str | None:
+        """Why the cluster cannot take this sweep at all, or ``None``."""
+        if self.client.status != "running":
+            return f"the Dask client is {self.client.status}"
+        try:
+            _pickle(self.runner)
+        except Exception as exc:
+            return f"the runner cannot be pickled for the workers ({_describe(exc)})"
+        return None
+
+    # ------------------------------------------------------------------ submitting
+
+    def _limits(self) -> None:
+        now = time.monotonic()
+        fixed = self.executor.window is not None
+        if self.window and (fixed or now - self.resized < _RESIZE_SECONDS):
+            return
+        self.resized = now
+        if self.executor.window is not None:
+            window = self.executor.window
+        else:
+            try:
+                threads = sum(self.client.nthreads().values())
+            except Exception:  # an unreachable scheduler shows itself when we submit
+                threads = 0
+            window = max(MIN_FUTURES, FUTURES_PER_THREAD * threads) * self.pack
+        batch = self.executor.batch if self.executor.batch is not None else window // 4
+        self.window = window
+        self.batch = max(1, min(batch, window))
+
+    def _fill(self, source: Iterator[RunTask], completed: Any) -> None:
+        self._limits()
+        room = self.window - self.runs_in_flight
+        if room < self.batch and self.in_flight:
+            return
+        chunk = list(islice(source, room))
+        if len(chunk) < room:
+            self.exhausted = True
+        if chunk:
+            self._submit(chunk, completed)
+
+    def _key(self, prefix: str, name: str, unique: bool) -> str:
+        key = f"{prefix}-{name}"
+        if unique or key in self.client.futures:
+            key = f"{key}-{uuid.uuid4().hex[:12]}"
+        return key
+
+    def _submit(self, chunk: list[RunTask], completed: Any, *, unique: bool = False) -> None:
+        """Submit ``chunk`` as tasks of ``pack`` runs; a failure sends it to the fallback."""
+        if self.pack == 1:
+            groups = [[task] for task in chunk]
+        else:
+            groups = [chunk[i : i + self.pack] for i in range(0, len(chunk), self.pack)]
+        try:
+            if self.pack == 1:
+                keys = [self._key("entropic-run", task.id, unique) for task in chunk]
+                futures = self.client.map(
+                    perform_one, chunk, runner=self.runner, token=self.token, key=keys, pure=False
+                )
+            else:
+                keys = [self._key("entropic-pack", _pack_name(group), unique) for group in groups]
+                futures = self.client.map(
+                    perform_pack, groups, runner=self.runner, token=self.token, key=keys, pure=False
+                )
+        except Exception as exc:
+            self._fail(chunk, exc)
+            if self.client.status != "running":
+                self.usable = False
+            return
+        for future, group in zip(futures, groups, strict=True):
+            self.in_flight[future] = group
+        completed.update(futures)
+        self.runs_in_flight += len(chunk)
+        self.executor.max_in_flight = max(self.executor.max_in_flight, self.runs_in_flight)
+
+    # ------------------------------------------------------------------ collecting
+
+    def _next_batch(self, completed: Any) -> list[Any] | None:
+        """The futures that completed since the last call; ``None`` if the client went away.
+
+        Completions are collected for up to ``_LINGER_SECONDS`` after the first, so that
+        their results come back in one round trip rather than one each.
+        """
+        condition = completed.thread_condition
+        batch: list[Any] = []
+        deadline = 0.0
+        while True:
+            batch += completed.next_batch(block=False)
+            if batch:
+                now = time.monotonic()
+                if not deadline:
+                    deadline = now + _LINGER_SECONDS
+                if len(batch) >= self.batch or len(batch) >= len(self.in_flight):
+                    return batch
+                if now >= deadline:
+                    return batch
+                wait = deadline - now
+            else:
+                wait = _POLL_SECONDS
+            if self.client.status != "running":
+                return batch or None
+            with condition:
+                if not completed.has_ready():
+                    condition.wait(timeout=wait)
+
+    def _collect(self, batch: list[Any], completed: Any) -> Iterator[RunOutcome]:
+        finished = []
+        for future in batch:
+            status = future.status
+            if status == "finished":
+                finished.append(future)
+            elif status in ("error", "cancelled"):
+                self._fail(self._release(future), _exception_of(future))
+            elif future in self.in_flight:  # its result was lost with a worker: recomputing
+                completed.add(future)
+        if not finished:
+            return
+        results = self._gather(finished)
+        del batch
+        for future, result in zip(finished, results, strict=True):
+            tasks = self._release(future)
+            if isinstance(result, BaseException):
+                self._fail(tasks, result)
+                continue
+            token, payload = result
+            if token != self.token:
+                logger.warning(
+                    "Dask task %s answered for another sweep that used the same key; "
+                    "resubmitting its runs under keys of their own",
+                    future.key,
+                )
+                self._submit(tasks, completed, unique=True)
+                continue
+            for outcome in payload if isinstance(payload, list) else [payload]:
+                self.done.add(outcome.id)
+                yield outcome
+        finished.clear()
+
+    def _gather(self, futures: list[Any]) -> list[Any]:
+        """The results of ``futures``, in one round trip when possible; exceptions in place."""
+        try:
+            results: list[Any] = self.client.gather(futures)
+            return results
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:
+            logger.debug("gathering %d results at once failed; one by one", len(futures))
+        out: list[Any] = []
+        for future in futures:
+            try:
+                out.append(future.result())
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:
+                out.append(exc)
+        return out
+
+    def _release(self, future: Any) -> list[RunTask]:
+        tasks = self.in_flight.pop(future)
+        self.runs_in_flight -= len(tasks)
+        return tasks
+
+    # ------------------------------------------------------------------ failures
+
+    def _fail(self, tasks: Sequence[RunTask], exc: BaseException) -> None:
+        described = _describe(exc)
+        self.causes.setdefault(type(exc).__name__, described)
+        self.fallback.extend(tasks)
+        logger.info("%d runs will run in this process: %s", len(tasks), described)
+
+    def _abandon(self, completed: Any, reason: str) -> None:
+        """Give up on the cluster: every run in flight goes to the fallback."""
+        self.usable = False
+        self.causes.setdefault("client", reason)
+        for tasks in self.in_flight.values():
+            self.fallback.extend(tasks)
+        self.in_flight.clear()
+        self.runs_in_flight = 0
+        completed.clear()
+
+    def _cancel_outstanding(self, completed: Any) -> None:
+        """Cancel whatever is still in flight (an interrupt, or the caller stopped early)."""
+        if not self.in_flight:
+            return
+        futures = list(self.in_flight)
+        self.in_flight.clear()
+        self.runs_in_flight = 0
+        completed.clear()
+        if self.client.status == "running":
+            try:
+                self.client.cancel(futures)
+            except Exception:  # the client is going away anyway
+                logger.debug("cancelling %d outstanding Dask tasks failed", len(futures))
+
+    def _serially(self, source: Iterator[RunTask], total: int | None) -> Iterator[RunOutcome]:
+        """Perform the runs the cluster could not take in this process, after one warning."""
+        if self.usable and not self.fallback:
+            return
+        if total is not None:
+            count = f"{len(self.fallback) + total - self.consumed} runs"
+        elif self.usable:
+            count = f"{len(self.fallback)} runs"
+        else:
+            count = "the remaining runs"
+        causes = "; ".join(self.causes.values()) or "unknown"
+        warnings.warn(
+            f"entropic-dask: {count} of this sweep run in this process instead of on the Dask "
+            f"cluster: {causes}",
+            DaskFallbackWarning,
+            stacklevel=2,
+        )
+        for task in self.fallback:
+            self.executor.fallback_runs += 1
+            self.done.add(task.id)
+            yield perform(task, self.runner)
+        self.fallback.clear()
+        if not self.usable:
+            for task in source:
+                self.executor.fallback_runs += 1
+                self.done.add(task.id)
+                yield perform(task, self.runner)
+
+    def _tidy(self) -> None:
+        """Remove scratch folders that runs of this sweep left behind on lost workers.
+
+        :func:`~entropic.running.perform` removes its own scratch folder, but not when its
+        worker is killed mid-run; Dask then runs the task again elsewhere. Once every run of
+        the sweep has finished, any scratch folder of one of its runs is such a leftover.
+        """
+        for results_dir in self.results_dirs:
+            try:
+                entries = list(os.scandir(Path(results_dir) / TEMP_DIR_NAME))
+            except OSError:
+                continue
+            for entry in entries:
+                run_id, dash, attempt = entry.name.rpartition("-")
+                if dash and len(attempt) == 32 and run_id in self.done:
+                    logger.info("removing %s, left behind by a lost worker", entry.path)
+                    shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _pack_name(group: Sequence[RunTask]) -> str:
+    digest = hashlib.sha256("\0".join(task.id for task in group).encode()).hexdigest()
+    return digest[:16]
