@@ -15,11 +15,11 @@ naming the causes. Runs whose outcome was already yielded never run again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
 import os
-import shutil
 import time
 import uuid
 import warnings
@@ -31,7 +31,7 @@ from typing import Any, Final
 import distributed
 from distributed.protocol import pickle as dask_pickle
 
-from entropic.running import TEMP_DIR_NAME, Runner, RunOutcome, RunTask, perform
+from entropic.running import TEMP_DIR_NAME, Runner, RunOutcome, RunTask, perform, release_scratch
 from entropic_dask._remote import perform_one, perform_pack
 
 __all__ = ["FUTURES_PER_THREAD", "MIN_FUTURES", "DaskExecutor", "DaskFallbackWarning"]
@@ -188,7 +188,7 @@ class _DaskSweep:
         self.usable = True
         self.exhausted = False
         self.consumed = 0
-        self.done: set[str] = set()  # ids whose outcome was yielded
+        self.done: set[str] = set()  # file names of the runs whose outcome was yielded
         self.results_dirs: set[str] = set()
         self.window = 0
         self.batch = 0
@@ -367,9 +367,8 @@ class _DaskSweep:
                 )
                 self._submit(tasks, completed, unique=True)
                 continue
-            for outcome in payload if isinstance(payload, list) else [payload]:
-                self.done.add(outcome.id)
-                yield outcome
+            self.done.update(os.path.basename(task.result_file) for task in tasks)
+            yield from payload if isinstance(payload, list) else [payload]
         finished.clear()
 
     def _gather(self, futures: list[Any]) -> list[Any]:
@@ -445,34 +444,44 @@ class _DaskSweep:
             DaskFallbackWarning,
             stacklevel=2,
         )
-        for task in self.fallback:
-            self.executor.fallback_runs += 1
-            self.done.add(task.id)
-            yield perform(task, self.runner)
-        self.fallback.clear()
-        if not self.usable:
-            for task in source:
-                self.executor.fallback_runs += 1
-                self.done.add(task.id)
-                yield perform(task, self.runner)
+        try:
+            for task in self.fallback:
+                yield self._perform_here(task)
+            self.fallback.clear()
+            if not self.usable:
+                for task in source:
+                    yield self._perform_here(task)
+        finally:
+            for folder in self.results_dirs:
+                release_scratch(folder)
+
+    def _perform_here(self, task: RunTask) -> RunOutcome:
+        self.executor.fallback_runs += 1
+        self.done.add(os.path.basename(task.result_file))
+        return perform(task, self.runner)
 
     def _tidy(self) -> None:
-        """Remove scratch folders that runs of this sweep left behind on lost workers.
+        """Remove temporary files that runs of this sweep left behind on lost workers.
 
-        :func:`~entropic.running.perform` removes its own scratch folder, but not when its
-        worker is killed mid-run; Dask then runs the task again elsewhere. Once every run of
-        the sweep has finished, any scratch folder of one of its runs is such a leftover.
+        :func:`~entropic.running.perform` cleans up after itself, but not when its worker is
+        killed mid-run; Dask then runs the task again elsewhere. Once every run of the sweep
+        has finished, a temporary file named after one of its results is such a leftover.
         """
         for results_dir in self.results_dirs:
             try:
-                entries = list(os.scandir(Path(results_dir) / TEMP_DIR_NAME))
+                folders = [e.path for e in os.scandir(Path(results_dir) / TEMP_DIR_NAME)]
             except OSError:
                 continue
-            for entry in entries:
-                run_id, dash, attempt = entry.name.rpartition("-")
-                if dash and len(attempt) == 32 and run_id in self.done:
-                    logger.info("removing %s, left behind by a lost worker", entry.path)
-                    shutil.rmtree(entry.path, ignore_errors=True)
+            for folder in folders:
+                try:
+                    names = os.listdir(folder)
+                except OSError:
+                    continue
+                for name in names:
+                    if name in self.done:
+                        logger.info("removing %s/%s, left by a lost worker", folder, name)
+                        with contextlib.suppress(OSError):
+                            os.unlink(os.path.join(folder, name))
 
 
 def _pack_name(group: Sequence[RunTask]) -> str:
