@@ -118,7 +118,44 @@ def demo(session: nox.Session) -> None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+#: What the comparison environment holds. entropic 2.3.0 is the published predecessor; its import
+#: name is ours, so it lives in an environment of its own, never beside our packages.
+BENCH_LEGACY = ["entropic==2.3.0", "signac~=2.4.0", "joblib>=1.4"]
+
+
+def _legacy_env(session: nox.Session) -> str:
+    """Create (or reuse) the separate environment for entropic 2.3.0, signac and joblib."""
+    folder = Path(session.virtualenv.location).parent / "bench-entropic-2.3.0"
+    python = folder / "bin" / "python"
+    marker = folder / "bench-requirements.txt"
+    wanted = "\n".join(BENCH_LEGACY)
+    if python.is_file() and marker.is_file() and marker.read_text() == wanted:
+        session.log(f"reusing {folder}")
+        return str(python)
+    shutil.rmtree(folder, ignore_errors=True)
+    session.run("python", "-m", "venv", str(folder), silent=True)
+    session.run(str(python), "-m", "pip", "install", "--quiet", *BENCH_LEGACY, external=True)
+    marker.write_text(wanted)
+    return str(python)
+
+
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks against entropic 2.3.0 (in its own environment) and the raw floors."""
-    session.notify("bench")  # placeholder replaced by benchmarks/ when it lands
+    """Benchmarks: ours against the raw floor, entropic 2.3.0, signac and joblib.Memory.
+
+    `nox -s bench` takes a few minutes; `nox -s bench -- --quick` is a smoke run. The table is
+    printed and written to benchmarks/results/latest.md (and latest.json).
+    """
+    folders = [PACKAGES / n for n in ("entropic-core", "entropic-dask") if (PACKAGES / n).is_dir()]
+    args: list[str] = []
+    for folder in folders:
+        args += ["-e", str(folder)]
+    session.install(*args, "psycopg[binary]>=3.1")
+    legacy = _legacy_env(session)
+    session.run(
+        "python",
+        str(ROOT / "benchmarks" / "bench_run.py"),
+        "--legacy-python",
+        legacy,
+        *session.posargs,
+    )
