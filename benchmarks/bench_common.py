@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 __all__ = [
     "ACTIONS",
+    "HIT_POINTS",
     "Implementation",
     "TimedRunner",
     "key",
@@ -38,6 +39,9 @@ __all__ = [
 ACTIONS = ("prepare", "hit", "sweep", "misses", "memory", "info")
 
 _METHODS = ("rk4", "euler", "leapfrog")
+
+#: How many cached points a hit measurement cycles through (the first ones).
+HIT_POINTS = 1000
 
 
 def point(i: int) -> dict[str, Any]:
@@ -129,8 +133,10 @@ class Implementation(Protocol):
         """Create a store holding the points ``0 .. n - 1`` as finished runs."""
         ...
 
-    def hit(self, workdir: Path, calls: int, warmup: int) -> dict[str, Any]:
-        """Median seconds of one cache hit through the single-request API."""
+    def hit(
+        self, workdir: Path, calls: int, warmup: int, spread: int = HIT_POINTS
+    ) -> dict[str, Any]:
+        """Median seconds of one cache hit, cycling through the first ``spread`` points."""
         ...
 
     def sweep(self, workdir: Path, n: int) -> dict[str, Any]:
@@ -140,10 +146,6 @@ class Implementation(Protocol):
     def misses(self, workdir: Path, n: int) -> dict[str, Any]:
         """Wall and runner seconds of a serial sweep over ``n`` new points."""
         ...
-
-
-#: How many cached points a hit measurement cycles through.
-HIT_POINTS = 1000
 
 
 def main(factories: Mapping[str, Callable[[], Any]], info: Callable[[], dict[str, Any]]) -> None:

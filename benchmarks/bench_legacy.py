@@ -42,7 +42,7 @@ def _model() -> Any:
 
         # Columns spelled out: string annotations (this module's __future__ import) would need
         # Mapped at module level, and this module must not import entropic at import time.
-        class OldRun(Base):  # type: ignore[misc,valid-type]
+        class OldRun(Base):  # type: ignore[misc,valid-type,unused-ignore]
             __tablename__ = "bench_runs"
 
             n = mapped_column(Integer, nullable=False)
@@ -99,10 +99,12 @@ class Entropic230:
         engine.dispose()
         return {"n": n, "seconds": time.perf_counter() - start}
 
-    def hit(self, workdir: Path, calls: int, warmup: int) -> dict[str, Any]:
+    def hit(
+        self, workdir: Path, calls: int, warmup: int, spread: int = HIT_POINTS
+    ) -> dict[str, Any]:
         """Median seconds of ``Store.run_or_retrieve`` on a cached point."""
         store = self.store(workdir, TimedRunner(allow=False))
-        params = [point(i) for i in range(HIT_POINTS)]
+        params = [point(i) for i in range(spread)]
         return {
             "seconds": median_call_seconds(store.run_or_retrieve, params, calls, warmup),
             "calls": calls,
@@ -111,7 +113,7 @@ class Entropic230:
     def sweep(self, workdir: Path, n: int) -> dict[str, Any]:
         """Seconds of ``Store.sweep`` over ``n`` cached points."""
         store = self.store(workdir, TimedRunner(allow=False))
-        store.sweep(list(points(0, 100)))  # warm-up
+        store.sweep(list(points(0, min(n, 100))))  # warm-up
         params = list(points(0, n))
         start = time.perf_counter()
         records = store.sweep(params)
@@ -143,7 +145,7 @@ class Signac:
     @staticmethod
     def project(workdir: Path) -> Any:
         """Open (or create) the signac project in ``workdir``."""
-        import signac
+        import signac  # type: ignore[import-not-found,unused-ignore]
 
         return signac.init_project(path=str(workdir / "signac"))
 
@@ -168,16 +170,18 @@ class Signac:
 
         return lookup
 
-    def hit(self, workdir: Path, calls: int, warmup: int) -> dict[str, Any]:
+    def hit(
+        self, workdir: Path, calls: int, warmup: int, spread: int = HIT_POINTS
+    ) -> dict[str, Any]:
         """Median seconds of open_job, membership and isfile on a finished job."""
         lookup = self._lookup(self.project(workdir))
-        params = [point(i) for i in range(HIT_POINTS)]
+        params = [point(i) for i in range(spread)]
         return {"seconds": median_call_seconds(lookup, params, calls, warmup), "calls": calls}
 
     def sweep(self, workdir: Path, n: int) -> dict[str, Any]:
         """Seconds to look up ``n`` finished jobs, one after another."""
         lookup = self._lookup(self.project(workdir))
-        for p in points(0, 100):  # warm-up
+        for p in points(0, min(n, 100)):  # warm-up
             lookup(p)
         params = list(points(0, n))
         start = time.perf_counter()
@@ -231,7 +235,7 @@ class JoblibMemory:
     @staticmethod
     def cached(workdir: Path) -> tuple[Any, str]:
         """The cached function backed by ``workdir``, and the results folder it writes to."""
-        from joblib import Memory
+        from joblib import Memory  # type: ignore[import-not-found,unused-ignore]
 
         results = workdir / "results"
         results.mkdir(parents=True, exist_ok=True)
@@ -247,11 +251,13 @@ class JoblibMemory:
             func(**p, results=results)
         return {"n": n, "seconds": time.perf_counter() - start}
 
-    def hit(self, workdir: Path, calls: int, warmup: int) -> dict[str, Any]:
+    def hit(
+        self, workdir: Path, calls: int, warmup: int, spread: int = HIT_POINTS
+    ) -> dict[str, Any]:
         """Median seconds of a call answered from joblib's cache."""
         _RUNNER[0] = TimedRunner(allow=False)
         func, results = self.cached(workdir)
-        params = [point(i) for i in range(HIT_POINTS)]
+        params = [point(i) for i in range(spread)]
         seconds = median_call_seconds(lambda p: func(**p, results=results), params, calls, warmup)
         return {"seconds": seconds, "calls": calls}
 
@@ -259,7 +265,7 @@ class JoblibMemory:
         """Seconds to call the cached function on ``n`` cached points."""
         _RUNNER[0] = TimedRunner(allow=False)
         func, results = self.cached(workdir)
-        for p in points(0, 100):  # warm-up
+        for p in points(0, min(n, 100)):  # warm-up
             func(**p, results=results)
         params = list(points(0, n))
         start = time.perf_counter()

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import sqlalchemy
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -88,6 +88,7 @@ class Ours:
             raise AssertionError("the benchmark's key scheme differs from entropic's")
         store = self.store(workdir, TimedRunner(allow=False))
         table = BenchRun.__table__
+        assert isinstance(table, Table)
         results = store.results_dir
         start = time.perf_counter()
         first = point(0)
@@ -120,10 +121,12 @@ class Ours:
         conn3.close()
         return {"n": n, "seconds": time.perf_counter() - start}
 
-    def hit(self, workdir: Path, calls: int, warmup: int) -> dict[str, Any]:
+    def hit(
+        self, workdir: Path, calls: int, warmup: int, spread: int = HIT_POINTS
+    ) -> dict[str, Any]:
         """Median seconds of ``Store.run_or_retrieve`` on a cached point."""
         store = self.store(workdir, TimedRunner(allow=False))
-        params = [point(i) for i in range(HIT_POINTS)]
+        params = [point(i) for i in range(spread)]
         seconds = median_call_seconds(store.run_or_retrieve, params, calls, warmup)
         store.close()
         return {"seconds": seconds, "calls": calls}
@@ -132,7 +135,7 @@ class Ours:
         """Seconds of ``Store.sweep`` over ``n`` cached points (a list built beforehand)."""
         runner = TimedRunner(allow=False)
         store = self.store(workdir, runner)
-        store.sweep(list(points(0, 100)))  # warm-up
+        store.sweep(list(points(0, min(n, 100))))  # warm-up
         params = list(points(0, n))
         start = time.perf_counter()
         records = store.sweep(params)
@@ -167,7 +170,7 @@ class Ours:
         For scale, ``input_bytes`` is what one parameter dict of the generator takes.
         """
         store = self.store(workdir, TimedRunner(allow=False))
-        store.sweep(points(0, 100))  # warm-up
+        store.sweep(points(0, min(n, 100)))  # warm-up
         gc.collect()
         before = _rss_bytes()
         start = time.perf_counter()
@@ -246,7 +249,9 @@ class RawFloor:
         conn.close()
         return {"n": n, "seconds": time.perf_counter() - start}
 
-    def hit(self, workdir: Path, calls: int, warmup: int) -> dict[str, Any]:
+    def hit(
+        self, workdir: Path, calls: int, warmup: int, spread: int = HIT_POINTS
+    ) -> dict[str, Any]:
         """Median seconds of hashing one point and fetching its row."""
         conn = self.connect(workdir)
         sql = "SELECT * FROM runs WHERE id = ?"
@@ -257,7 +262,7 @@ class RawFloor:
                 raise AssertionError(f"no row for {p!r}")
             return row
 
-        params = [point(i) for i in range(HIT_POINTS)]
+        params = [point(i) for i in range(spread)]
         seconds = median_call_seconds(lookup, params, calls, warmup)
         conn.close()
         return {"seconds": seconds, "calls": calls}
@@ -277,7 +282,7 @@ class RawFloor:
     def sweep(self, workdir: Path, n: int) -> dict[str, Any]:
         """Seconds to look up ``n`` cached points."""
         conn = self.connect(workdir)
-        self.lookup_many(conn, list(points(0, 100)))  # warm-up
+        self.lookup_many(conn, list(points(0, min(n, 100))))  # warm-up
         params = list(points(0, n))
         start = time.perf_counter()
         rows = self.lookup_many(conn, params)

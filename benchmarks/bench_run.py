@@ -413,8 +413,10 @@ def measure_dask(config: Config, workdir: Path) -> list[Row]:
     _log("Dask: starting a LocalCluster of 2 worker processes")
     try:
         with (
-            LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster,
-            Client(cluster) as client,
+            LocalCluster(  # type: ignore[no-untyped-call,unused-ignore]
+                n_workers=2, threads_per_worker=1, dashboard_address=":0"
+            ) as cluster,
+            Client(cluster) as client,  # type: ignore[no-untyped-call,unused-ignore]
         ):
             client.run(lambda: None)
             for workload, n in sizes.items():
