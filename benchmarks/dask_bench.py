@@ -142,7 +142,7 @@ def compare(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a Markdown table."""
     lines = [
-        "| workload | runs | contender | wall s | ms/run | overhead ms/run | × raw |",
+        "| workload | runs | contender | wall s | ms/run | overhead ms/run | ratio to raw |",
         "|---|---:|---|---:|---:|---:|---:|",
     ]
     for r in rows:
