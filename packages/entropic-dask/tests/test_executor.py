@@ -6,6 +6,7 @@ import json
 import logging
 import random
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -210,3 +211,32 @@ def test_progress_is_reported_as_in_serial_sweeps(
     assert seen[0].hits == 5
     assert seen[-1].done == 20
     assert [s.done for s in seen] == sorted(s.done for s in seen)
+
+
+def test_client_closed_mid_sweep_sends_the_rest_to_this_process(
+    store: Store[Point], cluster: distributed.LocalCluster, runner: RecordingRunner
+) -> None:
+    client = distributed.Client(cluster, set_as_default=False)
+    executor = DaskExecutor(client=client, window=8, batch=2)
+
+    def close_after_ten(progress: SweepProgress) -> None:
+        if progress.done == 10:
+            client.close()
+
+    points = params(120)
+    with pytest.warns(DaskFallbackWarning) as record:
+        store.sweep(points, executor=executor, callback=close_after_ten)
+    messages = fallback_warnings(record)
+    assert len(messages) == 1
+    assert "client is clos" in messages[0]
+    # tasks already running on the (in-process) workers when the client closed run to their end
+    pause, deadline = threading.Event(), time.monotonic() + 30
+    while any(w.state.executing_count for w in cluster.workers.values()):
+        assert time.monotonic() < deadline
+        pause.wait(0.01)
+    here = threading.current_thread().name
+    threads = [read_result(r.result_file)["thread"] for r in assert_stored(store, points)]
+    assert 10 <= threads.count(here) <= executor.fallback_runs <= 110
+    # only the runs in flight when the client closed (at most the window) ran twice; a worker
+    # that finishes one after the fallback did replaces the file with an equally complete one
+    assert runner.count() <= 120 + 8
