@@ -132,7 +132,17 @@ def machine() -> dict[str, Any]:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
         usable = os.cpu_count() or 0
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        commit = ""
     return {
+        "commit": commit or "unknown",
         "cpu": _first_line("/proc/cpuinfo", "model name") or platform.processor() or "unknown",
         "cores": os.cpu_count(),
         "usable_cores": usable,
@@ -487,8 +497,8 @@ def render(rows: Sequence[Row], info: dict[str, Any], config: Config, elapsed: f
         listed = ", ".join(f"{k} {v}" for k, v in versions.items() if k != "entropic_from")
         lines.append(f"- {label}: {listed}")
     lines += [
-        f"- Sizes: {config.repeats} alternating rounds per timing (medians shown); "
-        f"elapsed {elapsed:.0f} s",
+        f"- Repository at commit {m.get('commit', 'unknown')}; {config.repeats} alternating "
+        f"rounds per timing (medians shown); elapsed {elapsed:.0f} s",
         "",
     ]
     columns = list(NAMES.values())
