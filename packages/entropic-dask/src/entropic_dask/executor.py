@@ -110,7 +110,7 @@ class DaskExecutor:
     Raises:
         ValueError: ``client`` is ``None`` and there is no current client, or an option is not
             a positive number.
-        TypeError: ``client`` is not a ``distributed.Client``.
+        TypeError: ``client`` is not a synchronous ``distributed.Client``.
     """
 
     name: Final = "dask"
@@ -136,6 +136,8 @@ class DaskExecutor:
             raise TypeError(
                 f"the 'dask' executor needs a distributed.Client, not {type(client).__name__}"
             )
+        if client.asynchronous:
+            raise TypeError("the 'dask' executor needs a synchronous Client (asynchronous=False)")
         for option, value in (("window", window), ("batch", batch), ("pack", pack)):
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{option} must be a positive integer, not {value!r}")
