@@ -42,7 +42,7 @@ if __name__ != "__main__":  # imported: let the workers receive the runners by v
 class BenchResult(Base):
     """The benchmark's record: one integer parameter."""
 
-    __tablename__ = "bench_results"
+    __tablename__ = "dask_bench_results"
 
     i: Mapped[int]
 

@@ -39,7 +39,7 @@ POINTS = 40
 class KillPoint(Base):
     """One integer parameter."""
 
-    __tablename__ = "kill_points"
+    __tablename__ = "dask_kill_points"
 
     x: Mapped[int]
 
@@ -95,10 +95,10 @@ class Deployment:
             return False
 
     def stop(self) -> None:
-        for proc in self.processes:
+        """Stop the workers, then the scheduler (a worker whose scheduler is gone lingers)."""
+        for proc in reversed(self.processes):
             if proc.poll() is None:
                 proc.terminate()
-        for proc in self.processes:
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:

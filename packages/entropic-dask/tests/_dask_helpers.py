@@ -25,7 +25,7 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 class Point(Base):
     """A record with two parameters."""
 
-    __tablename__ = "points"
+    __tablename__ = "dask_points"
 
     x: Mapped[int]
     label: Mapped[str]

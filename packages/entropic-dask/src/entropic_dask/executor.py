@@ -190,7 +190,8 @@ class _DaskSweep:
         self.usable = True
         self.exhausted = False
         self.consumed = 0
-        self.done: set[str] = set()  # file names of the runs whose outcome was yielded
+        self.done: set[str] = set()  # ids of the runs whose outcome was yielded
+        self.suffixes: set[str] = set()  # result file names are <id><suffix>
         self.results_dirs: set[str] = set()
         self.window = 0
         self.batch = 0
@@ -234,6 +235,9 @@ class _DaskSweep:
         for task in tasks:
             self.consumed += 1
             self.results_dirs.add(task.results_dir)
+            name = os.path.basename(task.result_file)
+            if name.startswith(task.id):
+                self.suffixes.add(name[len(task.id) :])
             yield dataclasses.replace(task, record_host=True)
 
     def _problem(self) -> str | None:
@@ -369,7 +373,7 @@ class _DaskSweep:
                 )
                 self._submit(tasks, completed, unique=True)
                 continue
-            self.done.update(os.path.basename(task.result_file) for task in tasks)
+            self.done.update(task.id for task in tasks)
             yield from payload if isinstance(payload, list) else [payload]
         finished.clear()
 
@@ -459,8 +463,15 @@ class _DaskSweep:
 
     def _perform_here(self, task: RunTask) -> RunOutcome:
         self.executor.fallback_runs += 1
-        self.done.add(os.path.basename(task.result_file))
+        self.done.add(task.id)
         return perform(task, self.runner)
+
+    def _ours(self, name: str) -> bool:
+        """Whether ``name`` is the file name of a run this sweep finished."""
+        for suffix in self.suffixes:
+            if name.endswith(suffix) and name[: len(name) - len(suffix)] in self.done:
+                return True
+        return False
 
     def _tidy(self) -> None:
         """Remove temporary files that runs of this sweep left behind on lost workers.
@@ -480,7 +491,7 @@ class _DaskSweep:
                 except OSError:
                     continue
                 for name in names:
-                    if name in self.done:
+                    if self._ours(name):
                         logger.info("removing %s/%s, left by a lost worker", folder, name)
                         with contextlib.suppress(OSError):
                             os.unlink(os.path.join(folder, name))
