@@ -1,0 +1,216 @@
+"""What ``entropic sweep`` needs: importing the runner and model, building parameter sets."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import itertools
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import Table, select
+
+from entropic import Base, Store
+from entropic_cli._errors import Failure, UsageFailure, first_line
+from entropic_cli._store import parse_assignment
+
+__all__ = [
+    "connect_scheduler",
+    "count_cached",
+    "import_object",
+    "load_model",
+    "load_runner",
+    "parameter_sets",
+    "parse_grid",
+    "parse_scalar",
+    "read_params_file",
+]
+
+#: Ids looked up per query in a dry run.
+CHUNK: Final = 500
+#: Seconds to wait for a Dask scheduler to answer.
+SCHEDULER_TIMEOUT: Final = 10
+
+
+def import_object(spec: str, what: str) -> Any:
+    """Import ``module:attribute`` (the attribute may be dotted), with the working directory on
+    the import path.
+
+    Raises:
+        UsageFailure: ``spec`` is malformed, or the module or attribute cannot be found.
+        Failure: Importing the module raised.
+    """
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise UsageFailure(f"{what} must be given as module:attribute, not {spec!r}")
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        if importlib.util.find_spec(module_name) is None:
+            raise UsageFailure(f"{what}: no module named {module_name!r}")
+    except ModuleNotFoundError as exc:
+        raise UsageFailure(f"{what}: no module named {exc.name!r}") from None
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:
+        raise Failure(
+            f"{what}: importing {module_name!r} failed: {type(exc).__name__}: "
+            f"{first_line(str(exc))}"
+        ) from None
+    for part in attribute.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise UsageFailure(f"{what}: {module_name!r} has no attribute {attribute!r}") from None
+    return obj
+
+
+def load_runner(spec: str) -> Any:
+    """Import the runner and check it is callable."""
+    runner = import_object(spec, "RUNNER")
+    if not callable(runner):
+        raise UsageFailure(f"RUNNER {spec!r} is not callable")
+    return runner
+
+
+def load_model(spec: str) -> type[Base]:
+    """Import the model and check it is a mapped entropic model."""
+    model = import_object(spec, "MODEL")
+    if not (isinstance(model, type) and issubclass(model, Base) and hasattr(model, "__table__")):
+        raise UsageFailure(f"MODEL {spec!r} is not a mapped subclass of entropic.Base")
+    return model
+
+
+def parse_scalar(text: str) -> Any:
+    """A grid value: an int, else a float, else a bool (``true``/``false``), else the string."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    lowered = text.strip().lower()
+    if lowered == "true":
+        return True
+    if lowered == "false":
+        return False
+    return text
+
+
+def parse_grid(options: Sequence[str]) -> dict[str, list[Any]]:
+    """``--grid KEY=V1,V2,...`` options as a grid for :func:`entropic.expand_grid`."""
+    grid: dict[str, list[Any]] = {}
+    for text in options:
+        key, raw = parse_assignment(text, "--grid")
+        if key in grid:
+            raise UsageFailure(f"--grid gives {key!r} twice")
+        values = [parse_scalar(v) for v in raw.split(",")]
+        if raw == "":
+            raise UsageFailure(f"--grid {key}= has no values")
+        grid[key] = values
+    return grid
+
+
+def read_params_file(path: Path) -> list[dict[str, Any]]:
+    """Parameter sets from a JSON array of objects or a JSON-lines file.
+
+    Raises:
+        UsageFailure: The file is neither, or an element is not an object.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageFailure(f"cannot read --params file {str(path)!r}: {exc.strerror}") from None
+    sets: list[Any]
+    stripped = text.lstrip()
+    try:
+        if stripped.startswith("["):
+            sets = json.loads(text)
+        else:
+            sets = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise UsageFailure(
+            f"--params file {str(path)!r} is not a JSON array or JSON lines: {exc}"
+        ) from None
+    for index, item in enumerate(sets):
+        if not isinstance(item, dict):
+            raise UsageFailure(
+                f"--params file {str(path)!r}: parameter set #{index} is not a JSON object"
+            )
+    return sets
+
+
+def parameter_sets(
+    grid: Mapping[str, Sequence[Any]], base: Sequence[Mapping[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """Every parameter set of a sweep.
+
+    With only a grid, its full product; with only ``--params``, those sets; with both, each set
+    of the file combined with each point of the grid.
+
+    Raises:
+        UsageFailure: Neither is given, or a grid key is also in a parameter set.
+    """
+    if not grid and base is None:
+        raise UsageFailure("nothing to sweep: give --grid KEY=V1,V2,... and/or --params FILE")
+    points = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
+    if base is None:
+        return points
+    sets = []
+    for item in base:
+        clash = sorted(set(item) & set(grid))
+        if clash:
+            raise UsageFailure(
+                f"--grid and --params both give {', '.join(map(repr, clash))}; give each once"
+            )
+        sets += [{**item, **point} for point in points] if grid else [dict(item)]
+    return sets
+
+
+def _chunks(items: Iterable[str]) -> Iterator[list[str]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, CHUNK)):
+        yield chunk
+
+
+def count_cached(store: Store[Any], sets: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+    """How many distinct parameter sets are already stored, and how many would run."""
+    keys = list(dict.fromkeys(store.key(p) for p in sets))
+    table = store.result_cls.__table__
+    assert isinstance(table, Table)
+    cached = 0
+    with store.engine.connect() as conn:
+        for chunk in _chunks(keys):
+            found = conn.scalars(select(table.c.id).where(table.c.id.in_(chunk))).all()
+            cached += len(found)
+    return cached, len(keys) - cached
+
+
+def connect_scheduler(address: str, timeout: float = SCHEDULER_TIMEOUT) -> Any:
+    """A ``distributed.Client`` connected to the scheduler at ``address``.
+
+    Raises:
+        Failure: entropic-dask (and with it Dask) is not installed, or the scheduler does not
+            answer.
+    """
+    if importlib.util.find_spec("entropic_dask") is None:
+        raise Failure(
+            "--scheduler needs the entropic-dask package, which is not installed "
+            "(pip install entropic-dask, or entropic-cli[dask])"
+        )
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise Failure(
+            f"--scheduler needs the entropic-dask package with Dask distributed: {exc}"
+        ) from None
+    try:
+        client: Any = Client  # distributed is only partly typed
+        return client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = first_line(str(exc)) or type(exc).__name__
+        raise Failure(f"cannot reach the Dask scheduler at {address}: {reason}") from None
