@@ -121,6 +121,7 @@ class StoreHandle:
         db: The database URL as given.
         results_dir: The results directory.
         table_name: The table asked for with ``--table``, or ``None`` to find the only one.
+        create: Whether a missing SQLite file may be created (``ingest`` rebuilding a store).
     """
 
     db: str
@@ -128,6 +129,7 @@ class StoreHandle:
     table_name: str | None
     _url: URL | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
+    create: bool = False
     _model: type[Base] | None = field(default=None, repr=False)
 
     @property
@@ -155,7 +157,7 @@ class StoreHandle:
     def engine(self) -> Engine:
         """An engine on the database, checked to answer."""
         if self._engine is None:
-            engine = make_engine(self.url)
+            engine = make_engine(self.url, create=self.create)
             try:
                 with engine.connect():
                     pass

@@ -14,15 +14,16 @@ from typing import IO, Any, Final
 
 import click
 from click.shell_completion import CompletionItem
-from sqlalchemy import Engine, Table, delete, func, select
+from sqlalchemy import Engine, Table, delete, func, inspect, select
 
-from entropic import Store, SweepError, SweepProgress, executors
+from entropic import Store, SweepError, SweepProgress, executors, reflect_model
 from entropic.manifests import manifest_path
 from entropic.schema import RESERVED_COLUMNS
 from entropic_cli import _check, _format, _sweep
 from entropic_cli.__about__ import __version__
 from entropic_cli._errors import Failure, UsageFailure, first_line, to_click
-from entropic_cli._store import StoreHandle, display_columns, where_clauses
+from entropic_cli._rebuild import create_table_from_manifests
+from entropic_cli._store import StoreHandle, display_columns, parameter_columns, where_clauses
 
 __all__ = ["cli", "main"]
 
@@ -43,6 +44,10 @@ class EntropicGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.Abort, UsageFailure):
             raise
+        except BrokenPipeError:  # the reader went away (`entropic ls | head`): stop quietly
+            with suppress(OSError, ValueError, AttributeError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise click.exceptions.Exit(1) from None
         except click.UsageError as exc:  # one line, with a pointer to the help
             where = exc.ctx.command_path if exc.ctx is not None else "entropic"
             raise UsageFailure(f"{exc.format_message()} (see '{where} --help')") from exc
@@ -564,18 +569,57 @@ def _no_runner(params: dict[str, Any]) -> None:
 
 
 @cli.command()
+@click.option(
+    "--model",
+    "model_spec",
+    metavar="MODULE:CLASS",
+    default=None,
+    help="The model, when its table must be created (a rebuilt database).",
+)
 @pass_store
-def ingest(store: StoreHandle) -> None:
+def ingest(store: StoreHandle, model_spec: str | None) -> None:
     """Index the manifests in the results directory that have no row.
 
     Rebuilds a lost database, or indexes results that were written elsewhere. Manifests whose
     result file is missing, or whose parameters do not fit the table, are skipped with a warning.
+
+    When the table does not exist, name it with --table: it is created from the model given
+    with --model, or else with column types guessed from the manifests' values.
     """
     results_dir = _need_results_dir(store)
-    model = store.model
+    store.create = True
+    model = _ingest_model(store, model_spec)
     with Store(_no_runner, model, results_dir=results_dir, db_url=store.url) as target:
         added = target.ingest()
-    click.echo(f"indexed {added} run(s) into table {store.table.name!r}")
+    click.echo(f"indexed {added} run(s) into table {store.table_name or store.table.name!r}")
+
+
+def _ingest_model(store: StoreHandle, model_spec: str | None) -> Any:
+    """The model ingest fills: the given one, the table's, or a table made from manifests."""
+    if model_spec is not None:
+        model = _sweep.load_model(model_spec)
+        own = str(getattr(model.__table__, "name", ""))
+        if store.table_name is not None and store.table_name != own:
+            raise UsageFailure(
+                f"--table {store.table_name!r} does not match the model's table {own!r}"
+            )
+        return model
+    found = store.tables()
+    name = store.table_name
+    if name is None and not found:
+        raise Failure(
+            f"no entropic table in {store.shown_url}: to rebuild one from the manifests, "
+            "name it with --table NAME (or give the model with --model MODULE:CLASS)"
+        )
+    if name is None or name in found or inspect(store.engine).has_table(name):
+        return store.model  # the usual checks and messages
+    table = create_table_from_manifests(store.engine, store.results_dir, name)
+    click.echo(
+        f"created table {name!r} with parameter columns guessed from the manifests: "
+        + ", ".join(f"{c.name} {_column_type(c, store.engine)}" for c in parameter_columns(table)),
+        err=True,
+    )
+    return reflect_model(store.engine, name)
 
 
 # ---------------------------------------------------------------------------- export
