@@ -122,9 +122,17 @@ def text_cell(value: Any, limit: int | None = MAX_CELL) -> str:
     return text
 
 
-def write_table(rows: Iterable[Sequence[Any]], columns: Sequence[str], out: IO[str]) -> int:
-    """Write an aligned text table with a header; return how many rows were written."""
-    cells = [[text_cell(v) for v in row] for row in rows]
+def write_table(
+    rows: Iterable[Sequence[Any]],
+    columns: Sequence[str],
+    out: IO[str],
+    limit: int | None = MAX_CELL,
+) -> int:
+    """Write an aligned text table with a header; return how many rows were written.
+
+    Cells longer than ``limit`` characters are cut (``None``: never).
+    """
+    cells = [[text_cell(v, limit) for v in row] for row in rows]
     widths = [len(c) for c in columns]
     for row in cells:
         widths = [max(w, len(v)) for w, v in zip(widths, row, strict=True)]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import click
-from sqlalchemy import Column, Engine, MetaData, Table, create_engine, inspect, select
+from sqlalchemy import JSON, Column, Engine, MetaData, Table, create_engine, inspect, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
@@ -285,6 +285,8 @@ def convert_value(column: Column[Any], text: str) -> Any:
     """
     kind = _python_type(column)
     name = column.name
+    if isinstance(column.type, JSON) or kind in (dict, list):
+        raise UsageFailure(f"cannot compare column {name!r}: it holds JSON")
     try:
         if kind is bool:
             lowered = text.strip().lower()
@@ -306,8 +308,6 @@ def convert_value(column: Column[Any], text: str) -> Any:
             return dt.datetime.fromisoformat(text)
         if kind is dt.date:
             return dt.date.fromisoformat(text)
-        if kind in (dict, list):
-            raise UsageFailure(f"cannot compare column {name!r}: it holds JSON")
     except (ValueError, decimal.InvalidOperation):
         type_name = getattr(kind, "__name__", str(kind))
         raise UsageFailure(f"{text!r} is not a valid {type_name} for column {name!r}") from None

@@ -481,6 +481,14 @@ def rm(
 # ---------------------------------------------------------------------------- verify / gc
 
 
+def _shown(path: Path, store: StoreHandle) -> str:
+    """A path as the text output shows it: relative to the results directory when inside."""
+    try:
+        return str(path.relative_to(store.results_dir))
+    except ValueError:
+        return str(path)
+
+
 def _problem_record(problem: _check.Problem) -> dict[str, Any]:
     return {
         "problem": problem.kind,
@@ -509,18 +517,17 @@ def verify(ctx: click.Context, store: StoreHandle, fmt: str) -> None:
         _format.write_json([_problem_record(p) for p in problems], out)
     elif problems:
         _format.write_table(
-            [(p.kind, p.id or "", str(p.path), "" if p.size is None else p.size) for p in problems],
+            [(p.kind, p.id or "", _shown(p.path, store), p.size) for p in problems],
             ["problem", "id", "path", "size"],
             out,
+            limit=None,
         )
     if not problems:
         if fmt != "json":
             click.echo(f"ok: {rows} rows checked, no problems")
         return
-    counts: dict[str, int] = {}
-    for problem in problems:
-        counts[problem.kind] = counts.get(problem.kind, 0) + 1
-    detail = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    counts = {kind: sum(p.kind == kind for p in problems) for kind in _check.KINDS}
+    detail = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
     click.echo(f"{len(problems)} problem(s) in {rows} rows: {detail}", err=True)
     ctx.exit(1)
 
@@ -542,7 +549,7 @@ def gc(store: StoreHandle, dry_run: bool, yes: bool) -> None:
     total = sum(p.size or 0 for p in doomed)
     for problem in doomed:
         prefix = "would remove" if dry_run else "remove"
-        click.echo(f"{prefix} {problem.path} ({problem.kind})")
+        click.echo(f"{prefix} {_shown(problem.path, store)} ({problem.kind})")
     if kept:
         click.echo(
             f"keeping {len(kept)} manifest(s) whose result file exists: "
@@ -587,7 +594,7 @@ def ingest(store: StoreHandle, model_spec: str | None) -> None:
     with --model, or else with column types guessed from the manifests' values.
     """
     results_dir = _need_results_dir(store)
-    store.create = True
+    store.create = model_spec is not None or store.table_name is not None
     model = _ingest_model(store, model_spec)
     with Store(_no_runner, model, results_dir=results_dir, db_url=store.url) as target:
         added = target.ingest()

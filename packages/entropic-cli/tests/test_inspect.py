@@ -1,0 +1,227 @@
+"""info, ls, show, export and executors on a real SQLite store."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+import pytest
+from conftest import POINTS, Invoke, StoreFiles
+from sqlalchemy import create_engine, text
+
+from entropic import executors
+
+
+def _created(value: str) -> dt.datetime:
+    parsed = dt.datetime.fromisoformat(value)
+    assert parsed.utcoffset() == dt.timedelta(0), value  # ISO 8601 with its +00:00 offset
+    return parsed
+
+
+def test_info_reports_rows_columns_span_disk_scheme_and_versions(
+    invoke: Invoke, store: StoreFiles
+) -> None:
+    data = json.loads(invoke("info", "--format", "json").stdout)
+    assert data["table"] == "cli_points"
+    assert data["rows"] == len(POINTS)
+    columns = {c["name"]: c for c in data["columns"]}
+    assert list(columns)[:5] == ["id", "n", "x", "label", "flag"]
+    assert columns["n"]["type"] == "INTEGER" and not columns["n"]["reserved"]
+    assert columns["custom_data"]["reserved"]
+    assert data["hash_scheme"] == "sha256-16:round12:v2"
+    assert data["created_by"].startswith("entropic-core ")
+    assert data["versions"] == {"entropic-core": "3.0.0", "entropic-cli": "3.0.0"}
+    sizes = sum(p.stat().st_size for p in store.results_dir.glob("*.txt"))
+    assert data["disk_used_bytes"] == sizes > 0
+    assert data["result_files"] == len(POINTS) and data["missing_files"] == 0
+    with store.open() as s:
+        stamps = sorted(r.created_at for r in s)
+    assert _created(data["first_created_at"]) == stamps[0]
+    assert _created(data["last_created_at"]) == stamps[-1]
+
+    text_out = invoke("info").stdout
+    assert "rows         6" in text_out
+    assert "sha256-16:round12:v2" in text_out
+    assert "entropic-cli 3.0.0" in text_out
+
+
+def test_info_counts_missing_files(invoke: Invoke, store: StoreFiles) -> None:
+    (store.results_dir / f"{store.ids[0]}.txt").unlink()
+    data = json.loads(invoke("info", "--format", "json").stdout)
+    assert data["missing_files"] == 1
+    assert data["result_files"] == len(POINTS) - 1
+
+
+def test_ls_json_is_one_array_of_objects(invoke: Invoke, store: StoreFiles) -> None:
+    rows = json.loads(invoke("ls", "--format", "json").stdout)
+    assert isinstance(rows, list) and len(rows) == len(POINTS)
+    assert {r["id"] for r in rows} == set(store.ids)
+    first = rows[0]
+    assert isinstance(first["custom_data"], dict)
+    assert first["custom_data"]["elapsed_seconds"] >= 0
+    _created(first["created_at"])
+    assert isinstance(first["flag"], bool)
+    stamps = [dt.datetime.fromisoformat(r["created_at"]) for r in rows]
+    assert stamps == sorted(stamps)  # by created_at unless --sort says otherwise
+
+
+def test_ls_csv_has_a_header_and_parses_back(invoke: Invoke, store: StoreFiles) -> None:
+    out = invoke("ls", "--format", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == [
+        "id", "n", "x", "label", "flag", "result_file", "created_at", "custom_data"
+    ]  # fmt: skip
+    assert len(rows) == len(POINTS)
+    by_id = {r["id"]: r for r in rows}
+    with store.open() as s:
+        for record in s:
+            row = by_id[record.id]
+            assert int(row["n"]) == record.n and float(row["x"]) == record.x
+            assert json.loads(row["custom_data"]) == record.custom_data
+            assert dt.datetime.fromisoformat(row["created_at"]) == record.created_at
+
+
+def test_ls_table_lists_every_row(invoke: Invoke, store: StoreFiles) -> None:
+    result = invoke("ls")
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:5] == ["id", "n", "x", "label", "flag"]
+    assert {line.split()[0] for line in lines[1:]} == set(store.ids)
+    assert "6 rows" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        (["n=2"], [p for p in POINTS if p["n"] == 2]),
+        (["x=1.5"], [p for p in POINTS if p["x"] == 1.5]),
+        (["label=odd", "x=0.5"], [p for p in POINTS if p["label"] == "odd" and p["x"] == 0.5]),
+        (["flag=true"], [p for p in POINTS if p["flag"]]),
+        (["flag=false", "n=3"], [p for p in POINTS if not p["flag"] and p["n"] == 3]),
+        (["n=7"], []),
+    ],
+)
+def test_ls_where_converts_values_to_the_column_type(
+    invoke: Invoke, where: list[str], expected: list[dict[str, object]]
+) -> None:
+    args = [a for w in where for a in ("--where", w)]
+    rows = json.loads(invoke("ls", *args, "--format", "json").stdout)
+    got = sorted((r["n"], r["x"], r["label"], r["flag"]) for r in rows)
+    assert got == sorted((p["n"], p["x"], p["label"], p["flag"]) for p in expected)
+
+
+def test_ls_where_binds_values_rather_than_pasting_them(invoke: Invoke, store: StoreFiles) -> None:
+    hostile = "x' OR '1'='1"
+    assert json.loads(invoke("ls", "--where", f"label={hostile}", "--format", "json").stdout) == []
+    # stored as data, the same text matches exactly itself
+    engine = create_engine(store.db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE cli_points SET label = :v WHERE id = :i"),
+            {"v": hostile, "i": store.ids[0]},
+        )
+    engine.dispose()
+    rows = json.loads(invoke("ls", "--where", f"label={hostile}", "--format", "json").stdout)
+    assert [r["id"] for r in rows] == [store.ids[0]]
+    assert len(json.loads(invoke("ls", "--format", "json").stdout)) == len(POINTS)
+
+
+def test_ls_limit_and_sort(invoke: Invoke) -> None:
+    rows = json.loads(invoke("ls", "--sort", "-n", "--limit", "3", "--format", "json").stdout)
+    assert [r["n"] for r in rows] == [3, 3, 2]
+    rows = json.loads(invoke("ls", "--sort", "x", "--format", "json").stdout)
+    assert [r["x"] for r in rows] == sorted(p["x"] for p in POINTS)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--where", "bogus=1"], "unknown column 'bogus'"),
+        (["--where", "n=abc"], "'abc' is not a valid int for column 'n'"),
+        (["--where", "x=abc"], "not a valid float for column 'x'"),
+        (["--where", "flag=maybe"], "not a valid bool for column 'flag'"),
+        (["--where", "n"], "--where expects KEY=VALUE"),
+        (["--where", "custom_data=1"], "it holds JSON"),
+        (["--sort", "bogus"], "unknown column 'bogus' for --sort"),
+    ],
+)
+def test_ls_bad_where_or_sort_is_a_usage_error(
+    invoke: Invoke, args: list[str], message: str
+) -> None:
+    result = invoke("ls", *args, code=2)
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_show_one_object_with_file_facts(invoke: Invoke, store: StoreFiles) -> None:
+    run_id = store.ids[1]
+    record = json.loads(invoke("show", run_id, "--format", "json").stdout)
+    assert isinstance(record, dict)
+    assert record["id"] == run_id
+    assert record["file_exists"] is True
+    assert record["file_size"] == (store.results_dir / f"{run_id}.txt").stat().st_size
+    assert record["manifest_exists"] is True
+    assert isinstance(record["custom_data"], dict)
+    _created(record["created_at"])
+
+    (store.results_dir / f"{run_id}.txt").unlink()
+    record = json.loads(invoke("show", run_id, "--format", "json").stdout)
+    assert record["file_exists"] is False and record["file_size"] is None
+
+    text_out = invoke("show", run_id).stdout
+    assert f"id               {run_id}" in text_out
+    assert "file_exists      False" in text_out
+
+
+def test_show_unknown_id_fails_in_one_line(invoke: Invoke) -> None:
+    result = invoke("show", "0000000000000000", code=1)
+    assert result.stderr == "Error: no run with id '0000000000000000' in table 'cli_points'\n"
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
+def test_export_formats_parse_back(invoke: Invoke, store: StoreFiles, fmt: str) -> None:
+    out = invoke("export", "--format", fmt).stdout
+    if fmt == "csv":
+        rows: list[dict[str, object]] = list(csv.DictReader(io.StringIO(out)))
+        for row in rows:
+            row["custom_data"] = json.loads(str(row["custom_data"]))
+            row["n"] = int(str(row["n"]))
+    elif fmt == "json":
+        rows = json.loads(out)
+    else:
+        rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["id"] for r in rows] == sorted(store.ids)
+    with store.open() as s:
+        for row in rows:
+            record = s.retrieve({"id": row["id"]})
+            assert record is not None
+            assert row["n"] == record.n
+            assert row["custom_data"] == record.custom_data
+            assert dt.datetime.fromisoformat(str(row["created_at"])) == record.created_at
+
+
+def test_export_to_a_file(invoke: Invoke, store: StoreFiles, tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    result = invoke("export", "--format", "json", "-o", str(target / "all.json"))
+    assert result.stdout == ""
+    assert "exported 6 row(s)" in result.stderr
+    rows = json.loads((target / "all.json").read_text())
+    assert len(rows) == len(POINTS)
+    assert [p.name for p in target.iterdir()] == ["all.json"]  # no temporary file left
+
+    invoke("export", "--where", "n=1", "-o", str(target / "some.csv"))
+    assert len(list(csv.DictReader((target / "some.csv").open()))) == 2
+
+
+def test_executors_lists_names_and_packages(invoke: Invoke) -> None:
+    rows = json.loads(invoke("executors", "--format", "json").stdout)
+    assert {r["name"]: r["package"] for r in rows} == dict(executors.registry())
+    assert {"name": "serial", "package": "entropic-core"} in rows
+    table = invoke("executors").stdout.splitlines()
+    assert table[0].split() == ["name", "package"]
+    assert any(line.split() == ["serial", "entropic-core"] for line in table)
