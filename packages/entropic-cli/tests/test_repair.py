@@ -97,8 +97,8 @@ def test_verify_reports_every_kind_of_problem(invoke: Invoke, damaged: dict[str,
     result = invoke("verify", code=1)
     assert "orphan-file" in result.stdout and "stray.dat" in result.stdout
     assert result.stderr == (
-        "8 problem(s) in 4 rows: 1 missing-file, 1 empty-file, 1 unindexed-manifest, "
-        "1 stale-manifest, 1 orphan-file, 3 leftover\n"
+        "8 problem(s) in 4 rows: 1 missing-file, 1 empty-file, 1 orphan-file, "
+        "1 unindexed-manifest, 1 stale-manifest, 3 leftover\n"
     )
 
 
