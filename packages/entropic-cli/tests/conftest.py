@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,12 +57,12 @@ def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[StoreFiles]:
+def store(tmp_path: Path) -> StoreFiles:
     """A SQLite store holding :data:`POINTS`, each with a small text file."""
     files = StoreFiles(f"sqlite:///{tmp_path / 'store.sqlite3'}", tmp_path / "results")
     with files.open() as s:
         files.ids = [r.id for r in s.sweep(POINTS)]
-    yield files
+    return files
 
 
 @pytest.fixture

@@ -29,14 +29,16 @@ def test_info_reports_rows_columns_span_disk_scheme_and_versions(
     assert data["rows"] == len(POINTS)
     columns = {c["name"]: c for c in data["columns"]}
     assert list(columns)[:5] == ["id", "n", "x", "label", "flag"]
-    assert columns["n"]["type"] == "INTEGER" and not columns["n"]["reserved"]
+    assert columns["n"]["type"] == "INTEGER"
+    assert not columns["n"]["reserved"]
     assert columns["custom_data"]["reserved"]
     assert data["hash_scheme"] == "sha256-16:round12:v2"
     assert data["created_by"].startswith("entropic-core ")
     assert data["versions"] == {"entropic-core": "3.0.0", "entropic-cli": "3.0.0"}
     sizes = sum(p.stat().st_size for p in store.results_dir.glob("*.txt"))
     assert data["disk_used_bytes"] == sizes > 0
-    assert data["result_files"] == len(POINTS) and data["missing_files"] == 0
+    assert data["result_files"] == len(POINTS)
+    assert data["missing_files"] == 0
     with store.open() as s:
         stamps = sorted(r.created_at for r in s)
     assert _created(data["first_created_at"]) == stamps[0]
@@ -57,7 +59,8 @@ def test_info_counts_missing_files(invoke: Invoke, store: StoreFiles) -> None:
 
 def test_ls_json_is_one_array_of_objects(invoke: Invoke, store: StoreFiles) -> None:
     rows = json.loads(invoke("ls", "--format", "json").stdout)
-    assert isinstance(rows, list) and len(rows) == len(POINTS)
+    assert isinstance(rows, list)
+    assert len(rows) == len(POINTS)
     assert {r["id"] for r in rows} == set(store.ids)
     first = rows[0]
     assert isinstance(first["custom_data"], dict)
@@ -79,7 +82,8 @@ def test_ls_csv_has_a_header_and_parses_back(invoke: Invoke, store: StoreFiles) 
     with store.open() as s:
         for record in s:
             row = by_id[record.id]
-            assert int(row["n"]) == record.n and float(row["x"]) == record.x
+            assert int(row["n"]) == record.n
+            assert float(row["x"]) == record.x
             assert json.loads(row["custom_data"]) == record.custom_data
             assert dt.datetime.fromisoformat(row["created_at"]) == record.created_at
 
@@ -169,7 +173,8 @@ def test_show_one_object_with_file_facts(invoke: Invoke, store: StoreFiles) -> N
 
     (store.results_dir / f"{run_id}.txt").unlink()
     record = json.loads(invoke("show", run_id, "--format", "json").stdout)
-    assert record["file_exists"] is False and record["file_size"] is None
+    assert record["file_exists"] is False
+    assert record["file_size"] is None
 
     text_out = invoke("show", run_id).stdout
     assert f"id               {run_id}" in text_out

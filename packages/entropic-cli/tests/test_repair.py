@@ -95,7 +95,8 @@ def test_verify_reports_every_kind_of_problem(invoke: Invoke, damaged: dict[str,
         "leftover": {damaged["dead"], "loose.tmp", damaged["foreign_old"]},
     }
     result = invoke("verify", code=1)
-    assert "orphan-file" in result.stdout and "stray.dat" in result.stdout
+    assert "orphan-file" in result.stdout
+    assert "stray.dat" in result.stdout
     assert result.stderr == (
         "8 problem(s) in 4 rows: 1 missing-file, 1 empty-file, 1 orphan-file, "
         "1 unindexed-manifest, 1 stale-manifest, 3 leftover\n"
@@ -107,7 +108,9 @@ def test_gc_dry_run_lists_and_removes_nothing(
 ) -> None:
     before = sorted(p.relative_to(store.results_dir) for p in store.results_dir.rglob("*"))
     out = invoke("gc", "--dry-run").stdout
-    assert "would remove" in out and "stray.dat" in out and damaged["stale"] in out
+    assert "would remove" in out
+    assert "stray.dat" in out
+    assert damaged["stale"] in out
     assert damaged["unindexed"] not in out
     after = sorted(p.relative_to(store.results_dir) for p in store.results_dir.rglob("*"))
     assert after == before
@@ -138,7 +141,8 @@ def test_gc_removes_orphans_stale_manifests_and_leftovers_only(
     assert (results / damaged["unindexed"]).exists()
     assert (results / damaged["unindexed_file"]).exists()
     assert (results / damaged["empty"]).exists()
-    assert (results / ".hidden").exists() and (results / "folder").is_dir()
+    assert (results / ".hidden").exists()
+    assert (results / "folder").is_dir()
     assert (scratch / damaged["alive"]).is_dir()
     assert (scratch / damaged["foreign_fresh"]).is_dir()
     assert set(_problems(invoke, code=1)) == {"missing-file", "empty-file", "unindexed-manifest"}

@@ -778,7 +778,11 @@ def sweep(
                         f"{first_line(str(error))}",
                         err=True,
                     )
-                raise Failure(str(exc.message)) from None
+                cached = last[-1].hits if last else 0
+                ran = len(exc.records) - cached
+                raise Failure(
+                    f"{len(exc.failures)} of {ran} runs failed ({ran - len(exc.failures)} stored)"
+                ) from None
     finally:
         if client is not None:
             client.close()

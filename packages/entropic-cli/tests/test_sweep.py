@@ -1,0 +1,302 @@
+"""entropic sweep: imports, grids, parameter files, dry runs, executors and Dask."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from _cli_helpers import Point, content
+from click.testing import CliRunner, Result
+from conftest import Invoke, StoreFiles
+
+from entropic import Store
+from entropic_cli._sweep import parse_scalar
+from entropic_cli.main import cli
+
+RUNNER = "_cli_helpers:write_point"
+MODEL = "_cli_helpers:Point"
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> StoreFiles:
+    """Where a sweep may create a new store."""
+    return StoreFiles(f"sqlite:///{tmp_path / 'new.sqlite3'}", tmp_path / "new-results")
+
+
+@pytest.fixture
+def sweep(runner: CliRunner, fresh: StoreFiles) -> Invoke:
+    """Run ``entropic sweep ARGS --file-suffix .txt`` on :func:`fresh`; check the exit code."""
+
+    def run(*args: str, code: int = 0) -> Result:
+        result = runner.invoke(
+            cli,
+            ["sweep", *args, "--file-suffix", ".txt"],
+            env=fresh.env,
+            catch_exceptions=False,
+        )
+        assert result.exit_code == code, (result.exit_code, result.output)
+        return result
+
+    return run
+
+
+def _stored(files: StoreFiles) -> dict[tuple[int, float, str], str]:
+    with files.open() as s:
+        return {(r.n, r.x, r.label): Path(r.result_file).read_text() for r in s}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("3", 3),
+        ("-2", -2),
+        ("0.25", 0.25),
+        ("1e3", 1000.0),
+        ("true", True),
+        ("False", False),
+        ("abc", "abc"),
+        ("", ""),
+    ],
+)
+def test_grid_values_are_int_float_bool_or_string(text: str, value: object) -> None:
+    parsed = parse_scalar(text)
+    assert parsed == value
+    assert type(parsed) is type(value)
+
+
+def test_sweep_a_grid_then_everything_is_cached(sweep: Invoke, fresh: StoreFiles) -> None:
+    grid = ["--grid", "n=1,2", "--grid", "x=0.5,1.5", "--grid", "label=a"]
+    result = sweep(RUNNER, MODEL, *grid)
+    assert result.stdout.endswith("4 parameter set(s): 0 cached, 4 ran\n")
+    stored = _stored(fresh)
+    assert set(stored) == {(n, x, "a") for n in (1, 2) for x in (0.5, 1.5)}
+    for (n, x, label), text in stored.items():
+        assert text == content({"n": n, "x": x, "label": label})
+    again = sweep(RUNNER, MODEL, *grid)
+    assert again.stdout.endswith("4 parameter set(s): 4 cached, 0 ran\n")
+
+
+def test_sweep_shows_a_progress_bar_unless_told_not_to(sweep: Invoke) -> None:
+    shown = sweep(RUNNER, MODEL, "--grid", "n=1,2", "--grid", "x=1", "--grid", "label=a")
+    assert "2/2" in shown.stderr
+    hidden = sweep(
+        RUNNER, MODEL, "--grid", "n=3", "--grid", "x=1", "--grid", "label=a", "--no-progress"
+    )
+    assert hidden.stderr == ""
+
+
+def test_dry_run_counts_cached_and_missing_without_running(
+    sweep: Invoke, fresh: StoreFiles, tmp_path: Path
+) -> None:
+    grid = ["--grid", "n=1,2,3", "--grid", "x=0.5", "--grid", "label=a"]
+    result = sweep(RUNNER, MODEL, *grid, "--dry-run")
+    assert result.stdout == "3 parameter set(s): 0 cached, 3 would run\n"
+    assert not (tmp_path / "new.sqlite3").exists()  # a dry run creates no database
+    sweep(RUNNER, MODEL, "--grid", "n=1", "--grid", "x=0.5", "--grid", "label=a")
+    result = sweep(RUNNER, MODEL, *grid, "--dry-run")
+    assert result.stdout == "3 parameter set(s): 1 cached, 2 would run\n"
+    assert len(_stored(fresh)) == 1
+
+
+def test_params_file_json_array_jsonl_and_with_a_grid(
+    sweep: Invoke, fresh: StoreFiles, tmp_path: Path
+) -> None:
+    array = tmp_path / "sets.json"
+    array.write_text(
+        json.dumps([{"n": 1, "x": 0.5, "label": "a"}, {"n": 2, "x": 0.5, "label": "b"}])
+    )
+    assert sweep(RUNNER, MODEL, "--params", str(array)).stdout.endswith("2 ran\n")
+    lines = tmp_path / "sets.jsonl"
+    lines.write_text('{"n": 3, "x": 0.5, "label": "c"}\n\n{"n": 1, "x": 0.5, "label": "a"}\n')
+    result = sweep(RUNNER, MODEL, "--params", str(lines))
+    assert result.stdout.endswith("2 parameter set(s): 1 cached, 1 ran\n")
+    base = tmp_path / "base.jsonl"
+    base.write_text('{"label": "g", "x": 2.0}\n{"label": "h", "x": 3.0}\n')
+    result = sweep(RUNNER, MODEL, "--params", str(base), "--grid", "n=7,8")
+    assert result.stdout.endswith("4 parameter set(s): 0 cached, 4 ran\n")
+    assert {(7, 2.0, "g"), (8, 2.0, "g"), (7, 3.0, "h"), (8, 3.0, "h")} <= set(_stored(fresh))
+
+
+def test_sweep_on_an_existing_store_reuses_its_runs(invoke: Invoke, store: StoreFiles) -> None:
+    points = ["--grid", "n=1,2,3,4", "--grid", "x=0.5,1.5", "--grid", "label=odd"]
+    result = invoke(
+        "sweep", RUNNER, MODEL, *points, "--grid", "flag=false", "--file-suffix", ".txt"
+    )
+    # the odd points of the store (n = 1 and 3, flag false) are hits
+    assert result.stdout.endswith("8 parameter set(s): 4 cached, 4 ran\n")
+
+
+def test_sweep_with_a_named_executor(sweep: Invoke) -> None:
+    result = sweep(
+        RUNNER, MODEL, "--grid", "n=1", "--grid", "x=1", "--grid", "label=a", "--executor", "serial"
+    )
+    assert result.stdout.endswith("1 ran\n")
+
+
+def test_sweep_imports_from_the_working_directory(
+    runner: CliRunner, tmp_path: Path, fresh: StoreFiles
+) -> None:
+    (tmp_path / "cli_cwd_sim.py").write_text(
+        textwrap.dedent(
+            """
+            from pathlib import Path
+            from entropic import Base, Mapped
+
+            class Decay(Base):
+                __tablename__ = "cli_cwd_decay"
+                rate: Mapped[float]
+
+            def run(params):
+                Path(params["result_file"]).write_text(str(params["rate"] * 2))
+            """
+        )
+    )
+    sys.modules.pop("cli_cwd_sim", None)
+    result = runner.invoke(
+        cli,
+        [
+            "sweep",
+            "cli_cwd_sim:run",
+            "cli_cwd_sim:Decay",
+            "--grid",
+            "rate=0.5,1.5",
+            "--file-suffix",
+            ".out",
+        ],
+        env=fresh.env,
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.read_text() for p in fresh.results_dir.glob("*.out")) == ["1.0", "3.0"]
+    rows = json.loads(runner.invoke(cli, ["ls", "--format", "json"], env=fresh.env).stdout)
+    assert sorted(r["rate"] for r in rows) == [0.5, 1.5]
+
+
+def test_failed_runs_are_reported_one_line_each_and_the_rest_stored(
+    sweep: Invoke, fresh: StoreFiles
+) -> None:
+    result = sweep(
+        "_cli_helpers:fail_on_three",
+        MODEL,
+        "--grid",
+        "n=1,2,3",
+        "--grid",
+        "x=1",
+        "--grid",
+        "label=a",
+        "--no-progress",
+        code=1,
+    )
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("run ")
+    assert lines[0].endswith("failed: ValueError: three is not allowed")
+    assert lines[1] == "Error: 1 of 3 runs failed (2 stored)"
+    assert "Traceback" not in result.output
+    assert sorted(n for n, _x, _l in _stored(fresh)) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["nocolon", MODEL, "--grid", "n=1"], 2, "RUNNER must be given as module:attribute"),
+        (["no_such_module_x:run", MODEL, "--grid", "n=1"], 2, "no module named 'no_such_module_x'"),
+        (["_cli_helpers:nope", MODEL, "--grid", "n=1"], 2, "has no attribute 'nope'"),
+        (["_cli_helpers:NOT_CALLABLE", MODEL, "--grid", "n=1"], 2, "is not callable"),
+        ([RUNNER, "_cli_helpers:write_point", "--grid", "n=1"], 2, "not a mapped subclass"),
+        ([RUNNER, MODEL], 2, "nothing to sweep"),
+        ([RUNNER, MODEL, "--grid", "n"], 2, "--grid expects KEY=VALUE"),
+        ([RUNNER, MODEL, "--grid", "n=1", "--grid", "n=2"], 2, "gives 'n' twice"),
+        ([RUNNER, MODEL, "--grid", "n=1", "--executor", "nope"], 1, "unknown executor 'nope'"),
+        ([RUNNER, MODEL, "--grid", "n=1", "--grid", "bogus=1"], 1, "unknown parameter(s) 'bogus'"),
+        ([RUNNER, MODEL, "--grid", "n=1", "--params", "missing.json"], 2, "cannot read --params"),
+    ],
+)
+def test_sweep_errors_are_one_line(sweep: Invoke, args: list[str], code: int, message: str) -> None:
+    result = sweep(*args, code=code)
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_params_file_must_hold_objects(sweep: Invoke, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    assert "is not a JSON object" in sweep(RUNNER, MODEL, "--params", str(bad), code=2).stderr
+    bad.write_text("{not json")
+    assert (
+        "not a JSON array or JSON lines"
+        in sweep(RUNNER, MODEL, "--params", str(bad), code=2).stderr
+    )
+
+
+def test_table_option_must_match_the_model(runner: CliRunner, fresh: StoreFiles) -> None:
+    result = runner.invoke(
+        cli, ["--table", "other", "sweep", RUNNER, MODEL, "--grid", "n=1"], env=fresh.env
+    )
+    assert result.exit_code == 2
+    assert "does not match the model's table 'cli_points'" in result.stderr
+
+
+def test_scheduler_needs_entropic_dask(sweep: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "entropic_dask", None)  # as if it were not installed
+    result = sweep(
+        RUNNER,
+        MODEL,
+        "--grid",
+        "n=1",
+        "--grid",
+        "x=1",
+        "--grid",
+        "label=a",
+        "--scheduler",
+        "tcp://127.0.0.1:8786",
+        code=1,
+    )
+    assert result.stderr.startswith("Error: --scheduler needs the entropic-dask package")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_scheduler_that_does_not_answer(sweep: Invoke) -> None:
+    pytest.importorskip("entropic_dask")
+    result = sweep(
+        RUNNER,
+        MODEL,
+        "--grid",
+        "n=1",
+        "--grid",
+        "x=1",
+        "--grid",
+        "label=a",
+        "--scheduler",
+        "tcp://127.0.0.1:1",
+        "--scheduler-timeout",
+        "1",
+        code=1,
+    )
+    assert result.stderr.startswith("Error: cannot reach the Dask scheduler at tcp://127.0.0.1:1")
+    assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.timeout(120)
+def test_sweep_on_a_dask_scheduler(sweep: Invoke, fresh: StoreFiles) -> None:
+    pytest.importorskip("entropic_dask")
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
+    ) as cluster:
+        grid = ["--grid", "n=1,2,3", "--grid", "x=0.5,1.5", "--grid", "label=d"]
+        result = sweep(
+            RUNNER, MODEL, *grid, "--scheduler", cluster.scheduler_address, "--no-progress"
+        )
+        assert result.stdout.endswith("6 parameter set(s): 0 cached, 6 ran\n")
+    stored = _stored(fresh)
+    assert len(stored) == 6
+    with Store(lambda p: None, Point, fresh.results_dir, ".txt", fresh.db_url) as s:
+        hosts = {r.custom_data.get("host") for r in s}
+    assert hosts
+    assert None not in hosts
