@@ -110,6 +110,7 @@ def _complete_id(
 
 
 @click.group(
+    name="entropic",
     cls=EntropicGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
