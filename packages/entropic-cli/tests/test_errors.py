@@ -102,7 +102,8 @@ def test_missing_argument_and_unknown_option(invoke: Invoke) -> None:
     result = invoke("show", code=2)
     assert result.stderr == "Error: Missing argument 'ID'. (see 'entropic show --help')\n"
     result = invoke("ls", "--bogus", code=2)
-    assert "No such option '--bogus'" in result.stderr
+    assert "No such option" in result.stderr
+    assert "--bogus" in result.stderr
     assert len(result.stderr.splitlines()) == 1
 
 
