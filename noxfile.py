@@ -94,8 +94,13 @@ def docs(session: nox.Session) -> None:
     """Build the documentation site with `mkdocs build --strict`."""
     if not (ROOT / "mkdocs.yml").is_file():
         session.skip("no mkdocs.yml yet")
+    # ruff formats the signatures mkdocstrings renders.
     _install_local(
-        session, "mkdocs-material>=9.5", "mkdocstrings[python]>=0.25", "mkdocs-click>=0.8"
+        session,
+        "mkdocs-material>=9.5",
+        "mkdocstrings[python]>=0.25",
+        "mkdocs-click>=0.8",
+        "ruff>=0.6",
     )
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
 
