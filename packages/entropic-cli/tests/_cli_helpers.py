@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from entropic import Base, Mapped, mapped_column
+from click.testing import Result
+
+from entropic import Base, Mapped, Store, mapped_column
 
 
 class Point(Base):
@@ -50,3 +54,32 @@ def fail_on_three(params: dict[str, Any]) -> None:
 
 
 NOT_CALLABLE = 42
+
+
+#: The points of the standard store: n in 1..3, x in 0.5/1.5, two labels.
+POINTS = [
+    {"n": n, "x": x, "label": "even" if n % 2 == 0 else "odd", "flag": n == 2}
+    for n in (1, 2, 3)
+    for x in (0.5, 1.5)
+]
+
+
+@dataclass
+class StoreFiles:
+    """A store made with :class:`entropic.Store`, as the CLI sees it."""
+
+    db_url: str
+    results_dir: Path
+    ids: list[str] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment variables pointing the CLI at this store."""
+        return {"ENTROPIC_DB_URL": self.db_url, "ENTROPIC_RESULTS_DIR": str(self.results_dir)}
+
+    def open(self) -> Store[Point]:
+        """The store, opened with the model's code."""
+        return Store(write_point, Point, self.results_dir, ".txt", self.db_url)
+
+
+Invoke = Callable[..., Result]

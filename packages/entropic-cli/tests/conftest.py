@@ -4,47 +4,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
-from entropic import Store
 from entropic_cli.main import cli
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _cli_helpers import Point, write_point
-
-#: The points of the standard store: n in 1..3, x in 0.5/1.5, two labels.
-POINTS = [
-    {"n": n, "x": x, "label": "even" if n % 2 == 0 else "odd", "flag": n == 2}
-    for n in (1, 2, 3)
-    for x in (0.5, 1.5)
-]
-
-
-@dataclass
-class StoreFiles:
-    """A store made with :class:`entropic.Store`, as the CLI sees it."""
-
-    db_url: str
-    results_dir: Path
-    ids: list[str] = field(default_factory=list)
-
-    @property
-    def env(self) -> dict[str, str]:
-        """Environment variables pointing the CLI at this store."""
-        return {"ENTROPIC_DB_URL": self.db_url, "ENTROPIC_RESULTS_DIR": str(self.results_dir)}
-
-    def open(self) -> Store[Point]:
-        """The store, opened with the model's code."""
-        return Store(write_point, Point, self.results_dir, ".txt", self.db_url)
-
-
-Invoke = Callable[..., Result]
+from _cli_helpers import POINTS, StoreFiles
 
 
 @pytest.fixture
@@ -66,7 +36,7 @@ def store(tmp_path: Path) -> StoreFiles:
 
 
 @pytest.fixture
-def invoke(runner: CliRunner, store: StoreFiles) -> Invoke:
+def invoke(runner: CliRunner, store: StoreFiles) -> Callable[..., Result]:
     """Run ``entropic ARGS`` on :func:`store`; check the exit code (0 unless ``code=``).
 
     Exceptions propagate (``catch_exceptions=False``): the command must turn every failure into

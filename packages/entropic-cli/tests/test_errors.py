@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _cli_helpers import Other, write_other
+from _cli_helpers import POINTS, Invoke, Other, StoreFiles, write_other
 from click.testing import CliRunner, Result
-from conftest import POINTS, Invoke, StoreFiles
 from sqlalchemy import create_engine, text
 
 from entropic import Store

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import POINTS, Invoke, StoreFiles
+from _cli_helpers import POINTS, Invoke, StoreFiles
 from sqlalchemy import create_engine, text
 
 from entropic import executors

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import POINTS, Invoke, StoreFiles
+from _cli_helpers import POINTS, Invoke, StoreFiles
 from sqlalchemy import create_engine, text
 
 from entropic.manifests import manifest_path

@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from _cli_helpers import StoreFiles
 from click.testing import CliRunner
-from conftest import StoreFiles
 
 from entropic_cli.main import cli
 

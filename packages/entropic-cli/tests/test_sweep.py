@@ -8,9 +8,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from _cli_helpers import Point, content
+from _cli_helpers import Invoke, Point, StoreFiles, content
 from click.testing import CliRunner, Result
-from conftest import Invoke, StoreFiles
 
 from entropic import Store
 from entropic_cli._sweep import parse_scalar
