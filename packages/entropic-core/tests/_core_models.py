@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime
 
@@ -126,3 +126,35 @@ class CountingRunner:
 def files_under(folder: Path) -> list[Path]:
     """Every file (not folder) under ``folder``, sorted."""
     return sorted(p for p in folder.rglob("*") if not p.is_dir())
+
+
+class ClientToken:
+    """A stand-in "client" that only :class:`TokenExecutor` accepts."""
+
+
+class TokenExecutor:
+    """A small executor plugin for the registry tests: serial, but counts what it ran."""
+
+    used: ClassVar[list[str]] = []
+
+    def __init__(self, *, client: Any = None) -> None:
+        self.client = client
+
+    @classmethod
+    def accepts(cls, client: Any) -> bool:
+        """Only a :class:`ClientToken`."""
+        return isinstance(client, ClientToken)
+
+    def execute(self, tasks: Any, runner: Any) -> Any:
+        """Perform each task in this thread."""
+        from entropic.running import perform, release_scratch
+
+        folders = set()
+        try:
+            for task in tasks:
+                folders.add(task.results_dir)
+                TokenExecutor.used.append(task.id)
+                yield perform(task, runner)
+        finally:
+            for folder in folders:
+                release_scratch(folder)
