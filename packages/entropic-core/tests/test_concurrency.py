@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +85,13 @@ def test_one_engine_per_store(make_store: StoreFactory, runner: CountingRunner) 
     assert len(connects) <= 2  # the pool's connections, reused; not one per call
     other = make_store(runner, SimResult)
     assert other.engine is not engine
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(
+    store: Store[SimResult], tmp_path: Path
+) -> None:
+    store.run_or_retrieve({"n": 1, "dt": 0.1})
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() >= 1000
+    with closing(sqlite3.connect(tmp_path / "store.sqlite3")) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

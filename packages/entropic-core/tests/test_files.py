@@ -202,6 +202,17 @@ def test_ingest_skips_a_manifest_whose_file_is_gone(
     assert fresh.retrieve({"n": 1, "dt": 0.1}) is None
 
 
+def test_a_manifest_describes_its_run(store: Store[SimResult]) -> None:
+    record = store.run_or_retrieve({"n": 7, "dt": 0.25}, batch="b1")
+    body = json.loads(manifest_path(store.results_dir, record.id).read_text())
+    assert body["entropic_manifest"] == 1
+    assert body["id"] == record.id
+    assert body["params"] == {"n": 7, "dt": 0.25}
+    assert (store.results_dir / body["result_file"]).resolve() == Path(record.result_file)
+    assert body["custom_data"] == record.custom_data
+    assert body["created_at"] == record.created_at.isoformat()
+
+
 def test_store_records_result_paths_inside_results_dir(
     store: Store[SimResult], results_dir: Path
 ) -> None:

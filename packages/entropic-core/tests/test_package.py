@@ -13,6 +13,7 @@ from importlib.metadata import EntryPoint, EntryPoints
 from pathlib import Path
 
 import pytest
+import sqlalchemy.orm
 from _core_models import (
     ClientToken,
     CountingRunner,
@@ -70,6 +71,11 @@ def test_every_public_name_exists() -> None:
         assert hasattr(entropic, name), name
     for name in ("Store", "Base", "Mapped", "mapped_column", "expand_grid", "hash_params"):
         assert name in entropic.__all__
+
+
+def test_mapped_and_mapped_column_are_sqlalchemys() -> None:
+    assert entropic.Mapped is sqlalchemy.orm.Mapped
+    assert entropic.mapped_column is sqlalchemy.orm.mapped_column
 
 
 def test_sweep_error_splits_keep_their_failures() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,8 @@ import pytest
 import sqlalchemy
 from _core_models import CountingRunner, SimResult, StoreFactory, files_under
 
-from entropic import ParameterError, Store
+from entropic import ParameterError, SchemaError, Store
+from entropic.hashing import HASH_SCHEME
 from entropic.manifests import manifest_path
 
 
@@ -66,6 +69,25 @@ def test_constructor_rejects_a_non_model(make_store: StoreFactory, runner: Count
         make_store(runner, dict)
     with pytest.raises(TypeError):
         make_store("not callable", SimResult)
+
+
+def test_the_hash_scheme_is_recorded_and_checked(
+    make_store: StoreFactory, runner: CountingRunner, tmp_path: Path
+) -> None:
+    make_store(runner, SimResult).close()
+    with closing(sqlite3.connect(tmp_path / "store.sqlite3")) as raw, raw:
+        rows = raw.execute(
+            "SELECT value FROM entropic_meta WHERE table_name = ? AND key = 'hash_scheme'",
+            (SimResult.__tablename__,),
+        ).fetchall()
+        assert rows == [(HASH_SCHEME,)]
+        raw.execute(
+            "UPDATE entropic_meta SET value = 'md5-8:v0' WHERE table_name = ? "
+            "AND key = 'hash_scheme'",
+            (SimResult.__tablename__,),
+        )
+    with pytest.raises(SchemaError, match="md5-8:v0"):
+        make_store(runner, SimResult)
 
 
 # ---------------------------------------------------------------- run_or_retrieve / run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import threading
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import Any
 
 import pytest
 from _core_models import CountingRunner, SimResult, StoreFactory, files_under
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
 
 from entropic import EntropicError, Store, SweepError, SweepProgress, expand_grid
 from entropic.manifests import manifest_path
@@ -100,6 +103,31 @@ def test_a_sweep_larger_than_a_lookup_chunk(
     assert [r.n for r in records] == list(range(1100))
     assert runner.count == 1100
     assert len(store) == 1100
+
+
+def test_a_sweep_looks_up_the_cache_in_chunks(
+    make_store: StoreFactory, runner: CountingRunner
+) -> None:
+    make_store(runner, SimResult).sweep(_p(n) for n in range(1100))
+    statements: list[str] = []
+
+    def trace(dbapi_connection: Any, record: Any) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            dbapi_connection.set_trace_callback(statements.append)
+
+    event.listen(Pool, "connect", trace)  # every connection the new Store opens is traced
+    try:
+        store = make_store(runner, SimResult)
+        statements.clear()
+        records = store.sweep(_p(n) for n in range(1100))
+    finally:
+        event.remove(Pool, "connect", trace)
+    assert len(records) == 1100
+    assert runner.count == 1100
+    lookups = [
+        s for s in statements if s.lstrip().upper().startswith("SELECT") and "core_sim_results" in s
+    ]
+    assert 3 <= len(lookups) <= 10  # 500 ids a query, not one query per parameter set
 
 
 def test_expand_grid_is_the_full_product_in_product_order() -> None:
