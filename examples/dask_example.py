@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from distributed import Client, LocalCluster
 
-from entropic import Base, Mapped, Store, expand_grid
+from entropic import Base, Mapped, Store, SweepProgress, expand_grid
 
 
 class LogisticMap(Base):
@@ -52,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes to start")
     args = parser.parse_args(argv)
     rates = np.linspace(2.8, 4.0, 2 if args.tiny else 20)
-    grid = {"r": [float(r) for r in rates], "x0": [0.2, 0.7], "iterations": [2000]}
+    grid: dict[str, list[Any]] = {
+        "r": [float(r) for r in rates],
+        "x0": [0.2, 0.7],
+        "iterations": [2000],
+    }
     store = Store(
         iterate,
         LogisticMap,
@@ -67,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         runs = 0
 
-        def count(progress: Any) -> None:
+        def count(progress: SweepProgress) -> None:
             nonlocal runs
             runs = progress.runs
 
