@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _core_models import CountingRunner, SimResult, StoreFactory, files_under
+from _core_models import Color, CountingRunner, Shaped, SimResult, StoreFactory, files_under
 
 from entropic import MissingResultError, Store
 from entropic.manifests import manifest_path
@@ -188,6 +189,24 @@ def test_ingest_rebuilds_a_deleted_database(
     hit = fresh.run_or_retrieve({"n": 2, "dt": 0.5})
     assert hit.id == originals[2].id
     assert runner.count == 5
+
+
+def test_ingest_restores_enums_lists_and_datetimes(
+    make_store: StoreFactory, runner: CountingRunner, tmp_path: Path
+) -> None:
+    when = dt.datetime(2024, 3, 4, 5, 6, 7, 123456, tzinfo=dt.UTC)
+    params = {"mode": Color.BLUE, "shape": (2, 3), "start": when, "naive_start": when}
+    store = make_store(runner, Shaped, db_url=f"sqlite:///{tmp_path / 'a.db'}")
+    original = store.run_or_retrieve(params)
+    rebuilt = make_store(runner, Shaped, db_url=f"sqlite:///{tmp_path / 'b.db'}")
+    assert rebuilt.ingest() == 1
+    found = rebuilt.run_or_retrieve(params)  # a hit, and no false collision
+    assert runner.count == 1
+    assert found.id == original.id
+    assert found.mode is Color.BLUE
+    assert found.shape == [2, 3]
+    assert found.start == when
+    assert found.label == "plain"
 
 
 def test_ingest_skips_a_manifest_whose_file_is_gone(
