@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import queue
+import signal
 import sqlite3
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -13,6 +18,7 @@ from _core_models import CountingRunner, SimResult, StoreFactory, files_under
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
+import entropic
 from entropic import EntropicError, Store, SweepError, SweepProgress, expand_grid
 from entropic.manifests import manifest_path
 
@@ -289,3 +295,48 @@ def test_a_sweep_in_a_thread_persists_before_it_returns(
     thread.join(timeout=10)
     assert len(out[0]) == 20
     assert len(store) == 20
+
+
+def test_a_killed_sweep_keeps_what_finished(
+    tmp_path: Path, results_dir: Path, db_url: str, make_store: StoreFactory
+) -> None:
+    """SIGKILL mid-sweep: runs that finished before the kill were already committed."""
+    child = Path(__file__).parent / "_sweep_child.py"
+    source = Path(entropic.__file__).parent.parent
+    path = [str(source), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    proc = subprocess.Popen(
+        [sys.executable, str(child), db_url, str(results_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        report = json.loads(lines.get(timeout=90))
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+    assert "error" not in report, report
+    assert proc.returncode == -signal.SIGKILL
+    finished, hanging = report["finished"], report["hanging"]
+    assert len(finished) == 3
+
+    store = make_store(CountingRunner(), SimResult, file_suffix=".txt")
+    assert len(store) == 3
+    for n in finished:
+        record = store.retrieve(_p(n))
+        assert record is not None
+        assert Path(record.result_file).read_text() == str(n)
+    assert store.retrieve(_p(hanging)) is None
+    assert not store.result_path(store.key(_p(hanging))).exists()
+
+    resumed = CountingRunner()
+    records = make_store(resumed, SimResult, file_suffix=".txt").sweep(_p(n) for n in range(10))
+    assert len(records) == 10
+    assert sorted(c["n"] for c in resumed.calls) == sorted(set(range(10)) - set(finished))
