@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import queue
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _core_models import CountingRunner, SimResult, StoreFactory, files_under
+from _core_models import Color, CountingRunner, Shaped, SimResult, StoreFactory, files_under
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
@@ -76,6 +77,21 @@ def test_duplicates_are_run_once(store: Store[SimResult], runner: CountingRunner
     records = store.sweep([_p(1), _p(1), {"dt": 0.1, "n": 1, "result_file": "ignored"}])
     assert len(records) == 1
     assert runner.count == 1
+
+
+def test_duplicates_that_differ_only_in_form_are_one_set(
+    make_store: StoreFactory, runner: CountingRunner
+) -> None:
+    when = dt.datetime(2024, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+    first = {"mode": Color.RED, "shape": (1, 2), "start": when, "naive_start": when}
+    second = {"mode": "red", "shape": [1, 2], "start": when, "naive_start": when}
+    store = make_store(runner, Shaped)
+    records = store.sweep([first, second, first])
+    assert len(records) == 1
+    assert runner.count == 1
+    noisy = make_store(runner, SimResult).sweep([_p(1, 0.1 + 0.2), _p(1, 0.3)])
+    assert len(noisy) == 1
+    assert runner.count == 2
 
 
 def test_generators_are_accepted(store: Store[SimResult], runner: CountingRunner) -> None:
