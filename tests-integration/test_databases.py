@@ -92,6 +92,7 @@ def test_sweep_failures_ingest_and_delete(db_url: str, table_name: str, tmp_path
     with pytest.raises(SweepError) as caught:
         store.sweep(grid)
     assert len(caught.value.exceptions) == 3
+    assert str(caught.value).startswith("3 of 6 runs failed (3 stored)")
     records = store.sweep(grid[::2])
     assert [r.n for r in records] == [1, 2, 3]
     # a lost table is rebuilt from the manifests

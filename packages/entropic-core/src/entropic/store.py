@@ -727,6 +727,7 @@ class Store(Generic[ModelT]):
         total = len(records)
         hits = total - len(pending)
         logger.debug("sweep of %d parameter sets: %d hits, %d to run", total, hits, len(pending))
+        to_run = len(pending)  # _execute empties pending as it goes
         reporter = ProgressReporter(total, hits, show=progress, callback=callback)
         try:
             if pending:
@@ -736,9 +737,9 @@ class Store(Generic[ModelT]):
         finally:
             reporter.close()
         if failures:
-            ok = len(pending) - len(failures)
+            ok = to_run - len(failures)
             raise SweepError(
-                f"{len(failures)} of {len(pending)} runs failed ({ok} stored)",
+                f"{len(failures)} of {to_run} runs failed ({ok} stored)",
                 [f.error for f in failures],
                 failures,
                 records,
@@ -760,6 +761,7 @@ class Store(Generic[ModelT]):
         index = 0
         while chunk := list(islice(iterator, LOOKUP_CHUNK)):
             fresh: list[_Request] = []
+            waiting: dict[str, _Request] = {}  # this chunk's new ids, not yet looked up
             for item in chunk:
                 try:
                     request = self._request(item, complete=True)
@@ -772,12 +774,14 @@ class Store(Generic[ModelT]):
                     position[request.key] = len(records)
                     records.append(None)
                     fresh.append(request)
+                    waiting[request.key] = request
                     continue
                 earlier = records[at]
                 if earlier is not None:
                     self._check_hit(earlier, request)
                 else:
-                    self._check_same(pending[request.key], request)
+                    first = pending.get(request.key) or waiting[request.key]
+                    self._check_same(first, request)
             found = self._fetch([r.key for r in fresh])
             for request in fresh:
                 record = found.get(request.key)
