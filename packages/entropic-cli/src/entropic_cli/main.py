@@ -18,12 +18,19 @@ from sqlalchemy import Engine, Table, delete, func, inspect, select
 
 from entropic import Store, SweepError, SweepProgress, executors, reflect_model
 from entropic.manifests import manifest_path
+from entropic.reflection import type_for_value
 from entropic.schema import RESERVED_COLUMNS
 from entropic_cli import _check, _format, _sweep
 from entropic_cli.__about__ import __version__
 from entropic_cli._errors import Failure, UsageFailure, first_line, to_click
 from entropic_cli._rebuild import create_table_from_manifests
-from entropic_cli._store import StoreHandle, display_columns, parameter_columns, where_clauses
+from entropic_cli._store import (
+    StoreHandle,
+    display_columns,
+    parameter_columns,
+    parse_assignment,
+    where_clauses,
+)
 
 __all__ = ["cli", "main"]
 
@@ -811,6 +818,115 @@ def _sqlite_exists(store: StoreHandle) -> bool:
     if database in (None, "", ":memory:") or database.startswith("file:"):
         return True
     return Path(database).is_file()
+
+
+# ---------------------------------------------------------------------------- evolving a store
+
+
+def _file_suffix(store: StoreHandle) -> str:
+    """The suffix the table's result files were named with (``<id><suffix>``)."""
+    table = store.table
+    with store.engine.connect() as conn:
+        row = conn.execute(select(table.c.id, table.c.result_file).limit(1)).first()
+    if row is None:
+        return ""
+    name = Path(row[1]).name
+    return name[len(row[0]) :] if name.startswith(row[0]) else Path(name).suffix
+
+
+def _open_store(store: StoreHandle, model: Any, suffix: str | None) -> Store[Any]:
+    results_dir = _need_results_dir(store)
+    chosen = _file_suffix(store) if suffix is None else suffix
+    return Store(_no_runner, model, results_dir=results_dir, file_suffix=chosen, db_url=store.url)
+
+
+@cli.group()
+def migrate() -> None:
+    """Change a store's schema in place."""
+
+
+@migrate.command(name="add-param")
+@click.argument("assignment", metavar="NAME=VALUE")
+@click.option(
+    "--file-suffix",
+    default=None,
+    help="Suffix of the result files (default: read from the stored file names).",
+)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@pass_store
+def add_param(store: StoreHandle, assignment: str, file_suffix: str | None, yes: bool) -> None:
+    """Add the parameter NAME to every run, with VALUE as the value the old runs had.
+
+    Adds the column, sets it to VALUE on the old rows and re-keys them as if VALUE had always
+    been given: ids, result files and manifests are renamed, and entropic_id_map records each old
+    id with its new one. VALUE is read as an int, a float, true/false, else a string. Killed at
+    any point, the same command again completes the work.
+    """
+    name, text = parse_assignment(assignment, "NAME=VALUE")
+    value = _sweep.parse_scalar(text)
+    table = store.table
+    if name in table.c and not any(
+        key.startswith("migrating:") for key in _meta_keys(store, table.name)
+    ):
+        raise Failure(f"table {table.name!r} already has a column {name!r}")
+    extra = {} if name in table.c else {name: type_for_value(value)}
+    model = reflect_model(store.engine, table.name, extra_columns=extra)
+    if not yes:
+        click.confirm(
+            f"Add parameter {name}={value!r} to every run of {table.name!r} and re-key them?",
+            abort=True,
+        )
+    with _open_store(store, model, file_suffix) as target:
+        rekeyed = target.add_parameter(name, value)
+    click.echo(f"added {name}={value!r} to {table.name!r}; re-keyed {rekeyed} run(s)")
+
+
+def _meta_keys(store: StoreHandle, table_name: str) -> list[str]:
+    from entropic._db import read_meta
+
+    if not inspect(store.engine).has_table("entropic_meta"):
+        return []
+    with store.engine.connect() as conn:
+        return list(read_meta(conn, table_name))
+
+
+@cli.command()
+@click.argument("other_db", metavar="OTHER_DB_URL")
+@click.argument("other_results", metavar="OTHER_RESULTS_DIR", type=click.Path(path_type=Path))
+@click.option("--file-suffix", default=None, help="Suffix of the result files.")
+@pass_store
+def merge(store: StoreHandle, other_db: str, other_results: Path, file_suffix: str | None) -> None:
+    """Copy the runs another store has and this one lacks (rows, files and manifests).
+
+    File sizes are checked after copying. A run both stores have with different parameters is
+    reported and never overwritten; the exit code is then 1.
+    """
+    with _open_store(store, store.model, file_suffix) as target:
+        report = target.merge(other_db, other_results)
+    click.echo(
+        f"copied {len(report.copied)} run(s); {len(report.present)} already present; "
+        f"{len(report.conflicts)} conflict(s); {len(report.missing_files)} without a file"
+    )
+    for run_id, detail in report.conflicts.items():
+        click.echo(f"conflict {run_id}: {detail}", err=True)
+    for run_id in report.missing_files:
+        click.echo(f"missing file {run_id}: not copied", err=True)
+    if report.conflicts:
+        raise Failure(f"{len(report.conflicts)} id(s) differ between the stores; none overwritten")
+
+
+@cli.command()
+@click.argument("old_prefix")
+@click.argument("new_prefix")
+@pass_store
+def relocate(store: StoreHandle, old_prefix: str, new_prefix: str) -> None:
+    """Rewrite result_file paths that start with OLD_PREFIX to start with NEW_PREFIX.
+
+    Use it after moving a results directory.
+    """
+    with _open_store(store, store.model, None) as target:
+        changed = target.relocate(old_prefix, new_prefix)
+    click.echo(f"rewrote {changed} path(s)")
 
 
 # ---------------------------------------------------------------------------- executors
