@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import Column, String, Table, func, select, update
+from sqlalchemy import Column, String, Table, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateColumn
@@ -99,9 +99,8 @@ def add_parameter(
                 update(table).where(table.c[name].is_(None)).values({name: stored_default})
             )
     with engine.connect() as conn:
-        total = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-    with engine.connect() as conn:
         ids = list(conn.scalars(select(table.c.id).order_by(table.c.id)))
+    total = len(ids)
     rekeyed = 0
     done = 0
     params = list(store._columns)
