@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime
+from sqlalchemy.ext.mutable import MutableDict
 
 from entropic import Base, Mapped, Store, mapped_column
 
@@ -68,6 +69,15 @@ class Shaped(Base):
     start: Mapped[dt.datetime]
     naive_start: Mapped[dt.datetime] = mapped_column(DateTime())
     label: Mapped[str] = mapped_column(default="plain")
+
+
+class Annotated(Base):
+    """A model with a mutable JSON column of its own beside custom_data."""
+
+    __tablename__ = "core_annotated"
+
+    n: Mapped[int]
+    notes: Mapped[dict[str, Any]] = mapped_column(MutableDict.as_mutable(JSON()), default=dict)
 
 
 _DYNAMIC: dict[str, type[Base]] = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from typing import Any, Final, Generic, TypeVar
 
 from sqlalchemy import Engine, Table, bindparam, select
 
-from entropic.schema import UTCDateTime
+from entropic.schema import CustomData, UTCDateTime
 
 __all__ = ["CHUNK", "Reader", "RecordFactory"]
 
@@ -33,7 +34,20 @@ def _sqlite_utc(value: str | None) -> dt.datetime | None:
     """SQLite keeps UTCDateTime values as naive UTC text; read them back as aware UTC."""
     if value is None:
         return None
-    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    try:
+        return dt.datetime.fromisoformat(value + "+00:00")  # one call, and the UTC singleton
+    except ValueError:  # a value written with an offset by another tool
+        parsed = dt.datetime.fromisoformat(value)
+        return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _sqlite_custom_data(value: str | None) -> CustomData | None:
+    """custom_data as SQLite keeps it (JSON text), straight into its mutable type."""
+    if value is None:
+        return None
+    if value == "{}":  # most records: skip the parser
+        return CustomData()
+    return CustomData(json.loads(value))
 
 
 class RecordFactory(Generic[T]):
@@ -49,20 +63,31 @@ class RecordFactory(Generic[T]):
         self._mapper = mapper
         self._manager = mapper.class_manager
         self.names = [mapper.get_property_by_column(c).key for c in table.columns]
-        self._id_index = [c.name for c in table.columns].index("id")
-        self._defaults = {i: dict for i, c in enumerate(table.columns) if c.name == "custom_data"}
+        columns = [c.name for c in table.columns]
+        self._id_index = columns.index("id")
+        self._custom_index = columns.index("custom_data")
+        self._custom_name = self.names[self._custom_index]
+        self._state_of = self._manager.state_getter()
+        # The "load" event wraps JSON values in their mutable types. Base's custom_data always
+        # listens to it; when that is the only listener (a model without mutable columns or
+        # load hooks of its own), its work is done here directly, otherwise the event fires.
+        self._fire_load = len(list(self._manager.dispatch.load)) != 1
 
     def __call__(self, values: Sequence[Any]) -> T:
         # What the ORM does when a query loads a row, minus the query: fill the instance's
-        # dict, fire the "load" event (which wraps JSON values in their mutable types, like
-        # custom_data's MutableDict), and give it its identity key, which makes it detached.
+        # dict, wrap custom_data in its mutable type, and give the instance its identity key,
+        # which makes it detached.
         obj: T = self._manager.new_instance()
-        state = self._manager.state_getter()(obj)
+        state = self._state_of(obj)
         state.dict.update(zip(self.names, values, strict=True))
-        for i, factory in self._defaults.items():
-            if values[i] is None:
-                state.dict[self.names[i]] = factory()
-        self._manager.dispatch.load(state, None)
+        data = values[self._custom_index]
+        if type(data) is not CustomData:
+            data = CustomData(data or ())
+            state.dict[self._custom_name] = data
+        if self._fire_load:
+            self._manager.dispatch.load(state, None)
+        else:
+            data._parents[state] = self._custom_name
         state.key = self._mapper.identity_key_from_primary_key((values[self._id_index],))
         return obj
 
@@ -97,6 +122,8 @@ class Reader:
             for i, column in enumerate(table.columns):
                 if isinstance(column.type, UTCDateTime):
                     processor: Any = _sqlite_utc
+                elif column.name == "custom_data":
+                    processor = _sqlite_custom_data
                 else:
                     processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
                 if processor is not None:

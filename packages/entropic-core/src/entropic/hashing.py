@@ -42,6 +42,9 @@ RESERVED_KEYS: Final = frozenset({"id", "result_file", "created_at", "custom_dat
 _ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9._\-]{0,127}")
 _SCALARS: Final = (str, int, bool, type(None))
 
+#: Compact JSON, as ``json.dumps(body, separators=(",", ":"))`` writes it, built once.
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"))
+
 
 def to_python(value: Any) -> Any:
     """Return the Python number a NumPy scalar holds; any other value unchanged.
@@ -98,8 +101,19 @@ def hash_params(params: Mapping[str, Any]) -> str:
         The first 16 hex characters of the SHA-256 of the normalised parameters as compact JSON.
     """
     body = {k: normalize(params[k]) for k in sorted(params) if k not in RESERVED_KEYS}
-    text = json.dumps(body, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256(_ENCODER.encode(body).encode()).hexdigest()[:16]
+
+
+def _hash_values(values: Mapping[str, Any]) -> str:
+    """:func:`hash_params` for a mapping known to hold no reserved key (the Store's hot path)."""
+    body = {}
+    for name in sorted(values):
+        value = values[name]
+        cls = type(value)
+        body[name] = (
+            round(value, 12) if cls is float else value if cls in _SCALARS else normalize(value)
+        )
+    return hashlib.sha256(_ENCODER.encode(body).encode()).hexdigest()[:16]
 
 
 def validate_id(value: object) -> str:

@@ -14,13 +14,38 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from entropic.errors import ReservedColumnError
 
-__all__ = ["RESERVED_COLUMNS", "Base", "UTCDateTime", "utcnow"]
+__all__ = ["RESERVED_COLUMNS", "Base", "CustomData", "UTCDateTime", "utcnow"]
 
 #: Columns every entropic model has; a model may not redefine them.
 RESERVED_COLUMNS: Final = ("id", "result_file", "created_at", "custom_data")
 
 #: Longest explicit id; the ``id`` column is sized for it.
 ID_LENGTH: Final = 128
+
+
+class _Parents(dict[Any, Any]):
+    """The states a :class:`CustomData` value belongs to, mapped to the attribute's name.
+
+    SQLAlchemy's mutable types keep this in a ``WeakKeyDictionary``, which costs several objects
+    per record; a plain dict is enough here because an ORM state refers to its object weakly, so
+    holding the state creates no cycle. States whose object has gone are skipped.
+    """
+
+    def items(self) -> Any:
+        """The pairs whose object still exists."""
+        return [(state, key) for state, key in super().items() if state.obj() is not None]
+
+
+class CustomData(MutableDict[str, Any]):
+    """The type of ``custom_data``: a dict whose in-place changes mark its record as modified."""
+
+    @property
+    def _parents(self) -> Any:
+        try:
+            return self.__dict__["_entropic_parents"]
+        except KeyError:
+            parents = self.__dict__["_entropic_parents"] = _Parents()
+            return parents
 
 
 def utcnow() -> dt.datetime:
@@ -104,7 +129,7 @@ class Base(DeclarativeBase):
     result_file: Mapped[str] = mapped_column(String(1024))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     custom_data: Mapped[dict[str, Any]] = mapped_column(
-        MutableDict.as_mutable(JSON()), default=dict, nullable=False
+        CustomData.as_mutable(JSON()), default=dict, nullable=False
     )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -46,7 +46,13 @@ from entropic.errors import (
     SchemaError,
     SweepError,
 )
-from entropic.hashing import HASH_SCHEME, RESERVED_KEYS, hash_params, to_python, validate_id
+from entropic.hashing import (
+    HASH_SCHEME,
+    RESERVED_KEYS,
+    _hash_values,
+    to_python,
+    validate_id,
+)
 from entropic.manifests import (
     Manifest,
     manifest_path,
@@ -89,6 +95,12 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            if gc.get_freeze_count() == 0:
+                # Move what was built straight to the oldest generation, as surviving several
+                # collections would, but without scanning it: freeze() parks every tracked
+                # object in the permanent generation and unfreeze() hands them to the oldest.
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
@@ -332,7 +344,7 @@ class Store(Generic[ModelT]):
                 f"missing parameter(s) {', '.join(map(repr, missing))} for "
                 f"{self.result_cls.__name__}: these columns have no default"
             )
-        key = validate_id(explicit) if explicit is not None else hash_params(values)
+        key = validate_id(explicit) if explicit is not None else _hash_values(values)
         for name, enum_cls in self._enums.items():
             value = values.get(name)
             if value is not None and not isinstance(value, enum_cls):
@@ -348,6 +360,8 @@ class Store(Generic[ModelT]):
         return self._make.from_mapping(row)
 
     def _check_hit(self, record: ModelT, request: _Request) -> ModelT:
+        if request.values.items() <= vars(record).items():
+            return record  # every value stored exactly as requested (compared in C)
         mismatched = [
             (name, getattr(record, name), value)
             for name, value in request.values.items()
