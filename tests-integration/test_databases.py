@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from entropic import HashCollisionError, Store, SweepError, expand_grid
+from entropic import HashCollisionError, ParameterError, Store, SweepError, expand_grid
 
 
 def _runner(params: dict[str, Any]) -> None:
@@ -103,3 +104,24 @@ def test_sweep_failures_ingest_and_delete(db_url: str, table_name: str, tmp_path
     assert rebuilt.retrieve(grid[0]) is not None
     assert rebuilt.delete(grid[0], remove_file=True) is True
     assert rebuilt.ingest() == 0
+
+
+def test_non_finite_floats_are_stored_or_refused_before_running(
+    db_url: str, table_name: str, tmp_path: Path
+) -> None:
+    store = _store(db_url, table_name, tmp_path)
+    dialect = store.engine.dialect.name
+    for value in (math.nan, math.inf, -math.inf):
+        params = {"n": 1, "x": value, "label": "edge"}
+        refused = dialect == "mysql" or (dialect == "sqlite" and math.isnan(value))
+        if refused:
+            with pytest.raises(ParameterError, match="cannot store"):
+                store.run_or_retrieve(params)
+            assert store.retrieve(params) is None
+            continue
+        first = store.run_or_retrieve(params)
+        again = store.run_or_retrieve(params)  # a hit: NaN equals NaN for the collision guard
+        assert again.id == first.id
+        assert again.x == value or (math.isnan(value) and math.isnan(again.x))
+    ran = {p.name for p in (tmp_path / "results").glob("*.txt")}
+    assert ran == {r.id + ".txt" for r in store.find()}

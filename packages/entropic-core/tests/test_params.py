@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +256,31 @@ def test_an_unknown_enum_value_is_a_parameter_error(
     with pytest.raises(ParameterError, match="green"):
         store.run_or_retrieve(_shaped(mode="green"))
     assert runner.count == 0
+
+
+@pytest.mark.parametrize("how", ["run_or_retrieve", "run", "sweep", "register"])
+def test_nan_is_refused_on_sqlite_before_anything_runs(
+    how: str, store: Store[SimResult], runner: CountingRunner, results_dir: Path, tmp_path: Path
+) -> None:
+    bad = {"n": 1, "dt": math.nan}
+    existing = tmp_path / "made-elsewhere.json"
+    existing.write_text("{}")
+    calls: dict[str, Callable[[], object]] = {
+        "run_or_retrieve": lambda: store.run_or_retrieve(bad),
+        "run": lambda: store.run(bad),
+        "sweep": lambda: store.sweep([{"n": 0, "dt": 0.5}, bad]),
+        "register": lambda: store.register(bad, existing),
+    }
+    with pytest.raises(ParameterError, match=r"'dt' is nan.*SQLite keeps NaN as NULL"):
+        calls[how]()
+    assert runner.count == 0
+    assert store.count() == 0
+    assert files_under(results_dir) == []
+
+
+def test_infinities_are_stored_on_sqlite(store: Store[SimResult], runner: CountingRunner) -> None:
+    first = store.run_or_retrieve({"n": 1, "dt": math.inf})
+    again = store.run_or_retrieve({"n": 1, "dt": math.inf})
+    assert again.id == first.id
+    assert again.dt == math.inf
+    assert runner.count == 1

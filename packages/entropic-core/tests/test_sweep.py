@@ -356,3 +356,10 @@ def test_a_killed_sweep_keeps_what_finished(
     records = make_store(resumed, SimResult, file_suffix=".txt").sweep(_p(n) for n in range(10))
     assert len(records) == 10
     assert sorted(c["n"] for c in resumed.calls) == sorted(set(range(10)) - set(finished))
+
+
+def test_misses_run_in_the_order_given(store: Store[SimResult], runner: CountingRunner) -> None:
+    order = [7, 3, 11, 0, 5, 2, 9, 1]
+    store.run_or_retrieve(_p(5))
+    store.sweep([_p(n) for n in order])
+    assert [call["n"] for call in runner.calls] == [5, 7, 3, 11, 0, 2, 9, 1]

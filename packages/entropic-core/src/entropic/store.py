@@ -6,6 +6,7 @@ import datetime as dt
 import gc
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -104,6 +105,10 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _not_finite(value: float) -> bool:
+    return not math.isfinite(value)
+
+
 def _refers(table: Table, other: Table) -> bool:
     """Whether ``table`` has a foreign key to ``other``."""
     return any(fk.column.table is other for fk in table.foreign_keys)
@@ -199,6 +204,12 @@ class Store(Generic[ModelT]):
             for name, c in self._columns.items()
             if isinstance(c.type, SAEnum) and c.type.enum_class is not None
         }
+        # SQLite stores a NaN as NULL and MySQL/MariaDB refuse non-finite numbers: such a
+        # parameter is refused before its run, not when its row is written after it
+        dialect = self.engine.dialect.name
+        self._refuse_float: Callable[[float], bool] | None = (
+            math.isnan if dialect == "sqlite" else _not_finite if dialect == "mysql" else None
+        )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._reader = Reader(self.engine, table)
         self._make = RecordFactory(result_cls, table)
@@ -356,6 +367,19 @@ class Store(Generic[ModelT]):
                     ) from None
         return _Request(key, values)
 
+    def _storable(self, request: _Request) -> _Request:
+        """Check that this database can store ``request``'s values, before anything runs."""
+        refuse = self._refuse_float
+        if refuse is not None:
+            for name, value in request.values.items():
+                if isinstance(value, float) and refuse(value):
+                    raise ParameterError(
+                        f"parameter {name!r} is {value!r}, which {self.engine.dialect.name} "
+                        "cannot store (SQLite keeps NaN as NULL; MySQL and MariaDB refuse NaN "
+                        "and infinities); use PostgreSQL, or encode the value, e.g. as None"
+                    )
+        return request
+
     def _record(self, row: Mapping[str, Any]) -> ModelT:
         return self._make.from_mapping(row)
 
@@ -483,7 +507,7 @@ class Store(Generic[ModelT]):
         if record is not None:
             logger.debug("hit %s", request.key)
             return self._check_hit(record, request)
-        return self._run_single_flight(request, custom_data)
+        return self._run_single_flight(self._storable(request), custom_data)
 
     def run(self, params: Mapping[str, Any], **custom_data: Any) -> ModelT:
         """Run the runner for ``params`` and store the result, replacing any stored one.
@@ -505,7 +529,7 @@ class Store(Generic[ModelT]):
             Exception: Whatever the runner raises, unchanged.
         """
         self._ready()
-        return self._run(self._request(params, complete=True), custom_data)
+        return self._run(self._storable(self._request(params, complete=True)), custom_data)
 
     def retrieve(self, params: Mapping[str, Any]) -> ModelT | None:
         """Look up the record of ``params`` without running anything.
@@ -549,7 +573,7 @@ class Store(Generic[ModelT]):
         path = Path(result_file).expanduser().resolve()
         if not path.is_file():
             raise FileNotFoundError(f"no result file at {path}")
-        request = self._request(params, complete=True)
+        request = self._storable(self._request(params, complete=True))
         row = {
             **request.values,
             "id": request.key,
@@ -800,7 +824,7 @@ class Store(Generic[ModelT]):
             for request in fresh:
                 record = found.get(request.key)
                 if record is None:
-                    pending[request.key] = request
+                    pending[request.key] = self._storable(request)
                 else:
                     records[position[request.key]] = self._check_hit(record, request)
         return records, position, pending
@@ -829,7 +853,8 @@ class Store(Generic[ModelT]):
                     held = self._claims.claim_many(list(pending), owner)
                     progressed = bool(held)
                     if held:
-                        mine = {key: pending.pop(key) for key in held}
+                        # in the order they were given, not the claims' (a set's) order
+                        mine = {key: pending.pop(key) for key in list(pending) if key in held}
                         done = self._fetch(list(mine))  # finished elsewhere since we looked
                         for key, record in done.items():
                             records[position[key]] = self._check_hit(record, mine.pop(key))
