@@ -111,7 +111,8 @@ class Base(DeclarativeBase):
 
     Base adds four reserved columns that a model may not redefine: ``id`` (the parameter hash, or
     an explicit id), ``result_file`` (the path of the result), ``created_at`` (timezone-aware UTC)
-    and ``custom_data`` (a JSON object, never null, whose in-place changes are tracked).
+    and ``custom_data`` (a JSON object, never null, held in a :class:`CustomData`, a
+    ``MutableDict`` whose in-place changes a session saves).
 
     ``Mapped[float]`` is a double-precision column on every database, ``Mapped[str]`` works
     without a length (TEXT on MySQL/MariaDB) and ``Mapped[datetime]`` is stored as UTC.
