@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.ext.mutable import MutableDict
 
 from entropic import Base, Mapped, Store, mapped_column
@@ -69,6 +70,18 @@ class Shaped(Base):
     start: Mapped[dt.datetime]
     naive_start: Mapped[dt.datetime] = mapped_column(DateTime())
     label: Mapped[str] = mapped_column(default="plain")
+
+
+class Ranked(Base):
+    """Enums stored in other ways: an integer enum by name, an enum by its values."""
+
+    __tablename__ = "core_ranked"
+
+    level: Mapped[Level]
+    color: Mapped[Color] = mapped_column(
+        SAEnum(Color, name="ranked_color", values_callable=lambda cls: [m.value for m in cls])
+    )
+    flag: Mapped[bool] = mapped_column(default=False)
 
 
 class Annotated(Base):

@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     create_engine,
     delete,
     event,
@@ -24,7 +25,14 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "make_engine", "meta_table", "upsert", "write_connection"]
+__all__ = [
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "make_engine",
+    "meta_table",
+    "params_table",
+    "upsert",
+    "write_connection",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +50,17 @@ meta_table: Final = Table(
     Column("table_name", String(128), primary_key=True),
     Column("key", String(64), primary_key=True),
     Column("value", String(255), nullable=False),
+)
+
+#: The kind of each parameter column of each entropic table, as its model declares it (see
+#: ``entropic._kinds``): what a reflected table cannot tell, such as an enum's members.
+params_table: Final = Table(
+    "entropic_params",
+    internal_metadata,
+    Column("table_name", String(128), primary_key=True),
+    Column("param", String(128), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text(), nullable=True),
 )
 
 

@@ -23,10 +23,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.mutable import MutableDict
 
+from entropic import _kinds
+from entropic._db import create_tables, params_table
 from entropic.errors import SchemaError
 from entropic.schema import RESERVED_COLUMNS, Base, UTCDateTime
 
-__all__ = ["entropic_tables", "reflect_model", "type_for_value"]
+__all__ = ["entropic_tables", "record_parameter_kinds", "reflect_model", "type_for_value"]
 
 #: Each reflected model gets a class name of its own, as SQLAlchemy's registry wants.
 _serial = itertools.count(1)
@@ -66,7 +68,14 @@ def reflect_model(
     """Build an entropic model from a table in the database.
 
     The reserved columns get entropic's own types (aware UTC ``created_at``, mutable JSON
-    ``custom_data``); every other column is a parameter, with the type the database reports.
+    ``custom_data``); every other column is a parameter. A Store opened with the table's model
+    records the kind of each parameter in ``entropic_params``, and a parameter with a record gets
+    its kind's type back: an enum parameter becomes an ``Enum`` column over a Python enum with
+    the original names and values (so it reads and binds ``.value`` as the model did), a JSON
+    parameter a JSON column (MariaDB reflects JSON as LONGTEXT), a datetime an aware UTC one,
+    and a boolean or a float whose reflected type reads another Python type (MySQL's BOOL reads
+    as an integer, its DOUBLE as a decimal) a plain type of its kind. A parameter without a
+    record has the type the database reports.
 
     Args:
         engine: The database.
@@ -90,12 +99,34 @@ def reflect_model(
         )
     table.c.created_at.type = UTCDateTime()
     table.c.custom_data.type = MutableDict.as_mutable(JSON())
+    with engine.connect() as conn:
+        kinds = _kinds.read_kinds(conn, table_name)
+    for column in table.columns:
+        kind = kinds.get(column.name)
+        if kind is not None and column.name not in RESERVED_COLUMNS:
+            column.type = _kinds.rebuild_type(kind, column.type)
     for name, type_ in (extra_columns or {}).items():
         if name in table.c:
             raise SchemaError(f"table {table_name!r} already has a column {name!r}")
         table.append_column(Column(name, type_, nullable=True))
     safe = "".join(ch if ch.isalnum() else "_" for ch in table_name)
     cls: type[Base] = types.new_class(
-        f"Reflected_{safe}_{next(_serial)}", (Base,), {}, lambda ns: ns.update({"__table__": table})
+        f"Reflected_{safe}_{next(_serial)}",
+        (Base,),
+        {},
+        lambda ns: ns.update(
+            {"__table__": table, _kinds.DECLARED_ATTR: frozenset(extra_columns or ())}
+        ),
     )
     return cls
+
+
+def record_parameter_kinds(engine: Engine, table: Table) -> None:
+    """Record the kind of each parameter column of ``table`` for :func:`reflect_model`.
+
+    A Store does this itself when it is opened with a model; call it for a table made some
+    other way whose column types are the intended ones (not for a reflected table).
+    """
+    create_tables(engine, [params_table])
+    columns = [c for c in table.columns if c.name not in RESERVED_COLUMNS]
+    _kinds.record_kinds(engine, table.name, columns)

@@ -22,7 +22,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import sessionmaker
 
-from entropic import _evolve
+from entropic import _evolve, _kinds
 from entropic import executors as _executors
 from entropic.__about__ import __version__
 from entropic._batching import BatchWriter
@@ -33,6 +33,7 @@ from entropic._db import (
     ensure_meta,
     make_engine,
     meta_table,
+    params_table,
     read_meta,
     upsert,
     write_connection,
@@ -219,7 +220,7 @@ class Store(Generic[ModelT]):
         # Only this model's table and the tables it refers to: entropic.Base's metadata holds
         # every model of the process, and other models' tables do not belong in this database.
         needed = [t for t in result_cls.metadata.sorted_tables if t is table or _refers(table, t)]
-        create_tables(self.engine, [meta_table, claims_table, id_map_table, *needed])
+        create_tables(self.engine, [meta_table, params_table, claims_table, id_map_table, *needed])
         self._drift: str | None = None
         self._facts: dict[str, str] = {}
         self._check_schema()
@@ -236,6 +237,11 @@ class Store(Generic[ModelT]):
                 f"table {table.name!r} was keyed with hash scheme {facts.get('hash_scheme')!r}, "
                 f"but this entropic uses {HASH_SCHEME!r}; its ids would not match"
             )
+        # what reflecting the table cannot tell (enum members, JSON on MariaDB), for tools
+        # that open this store without the model's code
+        _kinds.record_kinds(
+            self.engine, table.name, _kinds.declared_columns(result_cls, self._columns)
+        )
 
     # ------------------------------------------------------------------ helpers
 
