@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,27 @@ class Other(Base):
     __tablename__ = "cli_others"
 
     k: Mapped[int]
+
+
+class Grade(enum.IntEnum):
+    """An enum parameter whose values are not its names."""
+
+    LOW = 1
+    HIGH = 3
+
+
+class Graded(Base):
+    """Parameters that reflection alone cannot type: an enum and a JSON list."""
+
+    __tablename__ = "cli_graded"
+
+    level: Mapped[Grade]
+    tags: Mapped[list[Any] | None] = mapped_column(default=None)
+
+
+def write_graded(params: dict[str, Any]) -> None:
+    """The runner of :class:`Graded`."""
+    Path(params["result_file"]).write_text(f"level={params['level']}\n")
 
 
 def content(params: dict[str, Any]) -> str:

@@ -9,10 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
-from _cli_helpers import POINTS, Invoke, StoreFiles
+from _cli_helpers import POINTS, Grade, Graded, Invoke, StoreFiles, write_graded
+from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 
-from entropic import executors
+from entropic import Store, executors
+from entropic_cli.main import cli
 
 
 def _created(value: str) -> dt.datetime:
@@ -130,6 +132,50 @@ def test_ls_where_binds_values_rather_than_pasting_them(invoke: Invoke, store: S
     rows = json.loads(invoke("ls", "--where", f"label={hostile}", "--format", "json").stdout)
     assert [r["id"] for r in rows] == [store.ids[0]]
     assert len(json.loads(invoke("ls", "--format", "json").stdout)) == len(POINTS)
+
+
+def test_enum_and_json_parameters_read_filter_export_and_ingest(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'graded.sqlite3'}"
+    results = tmp_path / "graded"
+    points = [{"level": Grade.LOW, "tags": ["a", 1]}, {"level": Grade.HIGH}]
+    with Store(write_graded, Graded, results, ".txt", db) as store:
+        low, high = (r.id for r in store.sweep(points))
+
+    def run(*args: str, code: int = 0) -> Result:
+        result = runner.invoke(
+            cli, ["--db", db, "--results-dir", str(results), *args], catch_exceptions=False
+        )
+        assert result.exit_code == code, result.output
+        return result
+
+    def ids(*where: str) -> list[str]:
+        args = [a for w in where for a in ("--where", w)]
+        return [r["id"] for r in json.loads(run("ls", *args, "--format", "json").stdout)]
+
+    rows = json.loads(run("ls", "--format", "json").stdout)
+    assert {r["id"]: (r["level"], r["tags"]) for r in rows} == {low: (1, ["a", 1]), high: (3, None)}
+    assert ids("level=3") == [high]  # the enum's value
+    assert ids("level=LOW") == [low]  # or its name
+    wrong = run("ls", "--where", "level=2", code=2).stderr
+    assert wrong == "Error: '2' is not a value of column 'level'; its values are 1, 3\n"
+    exported = {r["id"]: r for r in csv.DictReader(io.StringIO(run("export").stdout))}
+    assert (exported[low]["level"], exported[low]["tags"]) == ("1", '["a",1]')
+
+    engine = create_engine(db)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM cli_graded"))
+    assert run("ingest").stdout == "indexed 2 run(s) into table 'cli_graded'\n"
+    with engine.connect() as conn:  # the member's name, as SQLAlchemy's Enum stores it
+        stored = dict(conn.execute(text("SELECT id, level FROM cli_graded")).all())
+    engine.dispose()
+    assert stored == {low: "LOW", high: "HIGH"}
+    with Store(write_graded, Graded, results, ".txt", db) as store:
+        assert [r.id for r in store.sweep(points)] == [low, high]  # hits, nothing ran
+        found = store.retrieve(points[0])
+        assert found is not None
+        assert found.tags == ["a", 1]
 
 
 def test_ls_limit_and_sort(invoke: Invoke) -> None:

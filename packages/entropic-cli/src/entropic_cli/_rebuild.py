@@ -15,7 +15,7 @@ from sqlalchemy import JSON, Column, Engine, MetaData, String, Table
 from sqlalchemy.ext.mutable import MutableDict
 
 from entropic.manifests import read_manifest, scan_manifests
-from entropic.reflection import type_for_value
+from entropic.reflection import record_parameter_kinds, type_for_value
 from entropic.schema import ID_LENGTH, RESERVED_COLUMNS, UTCDateTime
 from entropic_cli._errors import Failure
 
@@ -57,6 +57,8 @@ def guess_columns(results_dir: Path) -> dict[str, Any]:
 def create_table_from_manifests(engine: Engine, results_dir: Path, name: str) -> Table:
     """Create table ``name`` with the reserved columns and the parameters the manifests name.
 
+    The parameters' kinds are recorded as a Store records them, for :func:`entropic.reflect_model`.
+
     Returns:
         The new table.
     """
@@ -71,4 +73,6 @@ def create_table_from_manifests(engine: Engine, results_dir: Path, name: str) ->
         *columns,
     )
     table.create(engine)
+    # so that reflecting the table gives JSON parameters a JSON type on MariaDB too
+    record_parameter_kinds(engine, table)
     return table

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +17,14 @@ from typing import Any, Final
 
 import click
 from sqlalchemy import JSON, Column, Engine, MetaData, Table, create_engine, inspect, select
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from entropic import Base, entropic_tables, reflect_model
 from entropic.schema import RESERVED_COLUMNS
 from entropic_cli._errors import Failure, UsageFailure, first_line, scrub
+from entropic_cli._format import text_cell
 
 __all__ = [
     "META_TABLE",
@@ -277,6 +280,19 @@ def _python_type(column: Column[Any]) -> Any:
         return str
 
 
+def _enum_member(enum_cls: type[enum.Enum], name: str, text: str) -> enum.Enum:
+    """The member of ``enum_cls`` whose value (as ``ls`` shows it) or else name is ``text``."""
+    members = list(enum_cls)
+    for member in members:
+        if text_cell(member.value, limit=None) == text:
+            return member
+    for member in members:
+        if member.name == text:
+            return member
+    values = ", ".join(text_cell(m.value, limit=None) for m in members)
+    raise UsageFailure(f"{text!r} is not a value of column {name!r}; its values are {values}")
+
+
 def convert_value(column: Column[Any], text: str) -> Any:
     """Convert ``text`` to the Python type of ``column``, for binding as a parameter.
 
@@ -287,6 +303,15 @@ def convert_value(column: Column[Any], text: str) -> Any:
     name = column.name
     if isinstance(column.type, JSON) or kind in (dict, list):
         raise UsageFailure(f"cannot compare column {name!r}: it holds JSON")
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return _enum_member(kind, name, text)
+    if isinstance(column.type, SAEnum) and column.type.enums:
+        labels = column.type.enums  # an enum known by its labels only (no record of its values)
+        if text not in labels:
+            raise UsageFailure(
+                f"{text!r} is not a value of column {name!r}; its values are {', '.join(labels)}"
+            )
+        return text
     try:
         if kind is bool:
             lowered = text.strip().lower()
