@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from _core_models import Color, CountingRunner, Level, Ranked, Shaped, StoreFactory
-from sqlalchemy import JSON, Double, Engine, create_engine, delete, select, text, update
+from sqlalchemy import JSON, Double, Engine, create_engine, delete, event, select, text, update
 from sqlalchemy import Enum as SAEnum
 
-from entropic import reflect_model
+from entropic import entropic_tables, reflect_model
 from entropic._db import params_table
 from entropic.schema import UTCDateTime
 
@@ -169,3 +169,25 @@ def test_reflection_reads_kinds_from_a_database_without_the_table(tmp_path: Path
     model = reflect_model(engine, "legacy")  # no entropic_params at all: no error
     assert "n" in model.__table__.c
 
+
+def test_a_table_dropped_while_tables_are_listed_is_left_out(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    engine = create_engine(url)
+    columns = (
+        "(id VARCHAR(128) PRIMARY KEY, result_file TEXT, created_at DATETIME, custom_data JSON)"
+    )
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE kept {columns}"))
+        conn.execute(text(f"CREATE TABLE doomed {columns}"))
+    other = create_engine(url)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def drop_first(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # another process drops the table after it was listed, before its columns are read
+        if '"doomed"' in statement:
+            with other.begin() as conn:
+                conn.execute(text("DROP TABLE IF EXISTS doomed"))
+
+    assert entropic_tables(engine) == ["kept"]
+    other.dispose()
+    engine.dispose()

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Final
 
 from sqlalchemy import MetaData, Table, select
+from sqlalchemy.exc import NoSuchTableError
 
 from entropic.manifests import read_manifest, scan_manifests
 from entropic.running import TEMP_DIR_NAME
@@ -194,7 +195,10 @@ def find_problems(store: StoreHandle) -> tuple[list[Problem], int]:
         for name in store.tables():
             if name == table.name:
                 continue
-            other = Table(name, MetaData(), autoload_with=conn)
+            try:
+                other = Table(name, MetaData(), autoload_with=conn)
+            except NoSuchTableError:  # dropped since it was listed: it refers to nothing
+                continue
             for run_id, stored in conn.execute(select(other.c.id, other.c.result_file)):
                 all_ids.add(run_id)
                 referenced.add(_resolved(store.result_path(stored)))

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     inspect,
 )
+from sqlalchemy.exc import NoSuchTableError
 from sqlalchemy.ext.mutable import MutableDict
 
 from entropic import _kinds
@@ -41,7 +42,10 @@ def entropic_tables(engine: Engine) -> list[str]:
     for name in inspector.get_table_names():
         if name.startswith("entropic_"):
             continue
-        columns = {c["name"] for c in inspector.get_columns(name)}
+        try:
+            columns = {c["name"] for c in inspector.get_columns(name)}
+        except NoSuchTableError:  # dropped since it was listed
+            continue
         if columns.issuperset(RESERVED_COLUMNS):
             found.append(name)
     return sorted(found)
