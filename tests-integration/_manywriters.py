@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped
 
 from entropic import Base
 from entropic._claims import claims_table
-from entropic._db import meta_table
+from entropic._db import meta_table, params_table
 
 POSTGRES_URL = os.environ.get(
     "ENTROPIC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -96,7 +96,7 @@ def drop_table(url: str, table: str) -> None:
         with engine.begin() as conn:
             if inspect(conn).has_table(table):
                 conn.execute(text(f"DROP TABLE {conn.dialect.identifier_preparer.quote(table)}"))
-            for internal in (meta_table, claims_table):
+            for internal in (meta_table, params_table, claims_table):
                 if inspect(conn).has_table(internal.name):
                     conn.execute(delete(internal).where(internal.c.table_name == table))
     finally:
