@@ -95,9 +95,12 @@ def test_a_model_with_mutable_columns_of_its_own(
 
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
-    """Leave the garbage collector's permanent generation as it was found."""
+    """Start and end with the collector enabled and nothing in its permanent generation."""
+    gc.unfreeze()
+    gc.enable()
     yield
     gc.unfreeze()
+    gc.enable()
 
 
 def test_a_sweep_leaves_the_collector_as_it_found_it(
