@@ -124,23 +124,27 @@ def demo(session: nox.Session) -> None:
 
 
 #: What the comparison environment holds. entropic 2.3.0 is the published predecessor; its import
-#: name is ours, so it lives in an environment of its own, never beside our packages.
-BENCH_LEGACY = ["entropic==2.3.0", "signac~=2.4.0", "joblib>=1.4"]
+#: name is ours, so it lives in an environment of its own, never beside our packages. Dask is
+#: pinned, when the environment is made, to the version in the bench session's own environment.
+BENCH_LEGACY = ["entropic==2.3.0", "signac~=2.4.0", "joblib>=1.4", "dask[distributed]"]
 
 
-def _legacy_env(session: nox.Session) -> str:
-    """Create (or reuse) the separate environment for entropic 2.3.0, signac and joblib."""
+def _legacy_env(session: nox.Session, pins: dict[str, str]) -> str:
+    """Create (or reuse) the separate environment for entropic 2.3.0, signac, joblib and Dask.
+
+    ``pins`` maps a requirement of ``BENCH_LEGACY`` to the exact one to install instead.
+    """
     folder = Path(session.virtualenv.location).parent / "bench-entropic-2.3.0"
     python = folder / "bin" / "python"
     marker = folder / "bench-requirements.txt"
-    wanted = "\n".join(BENCH_LEGACY)
-    if python.is_file() and marker.is_file() and marker.read_text() == wanted:
+    wanted = [pins.get(requirement, requirement) for requirement in BENCH_LEGACY]
+    if python.is_file() and marker.is_file() and marker.read_text() == "\n".join(wanted):
         session.log(f"reusing {folder}")
         return str(python)
     shutil.rmtree(folder, ignore_errors=True)
     session.run("python", "-m", "venv", str(folder), silent=True)
-    session.run(str(python), "-m", "pip", "install", "--quiet", *BENCH_LEGACY, external=True)
-    marker.write_text(wanted)
+    session.run(str(python), "-m", "pip", "install", "--quiet", *wanted, external=True)
+    marker.write_text("\n".join(wanted))
     return str(python)
 
 
@@ -148,15 +152,23 @@ def _legacy_env(session: nox.Session) -> str:
 def bench(session: nox.Session) -> None:
     """Benchmarks: ours against the raw floor, entropic 2.3.0, signac and joblib.Memory.
 
-    `nox -s bench` takes a few minutes; `nox -s bench -- --quick` is a smoke run. The table is
-    printed and written to benchmarks/results/latest.md (and latest.json).
+    `nox -s bench` takes a few minutes; `nox -s bench -- --quick` is a smoke run, and
+    `nox -s bench -- --dask-sizes 2000,20000` adds the long Dask sweeps. The table is printed and
+    written to benchmarks/results/latest.md (and latest.json).
     """
     folders = [PACKAGES / n for n in ("entropic-core", "entropic-dask") if (PACKAGES / n).is_dir()]
     args: list[str] = []
     for folder in folders:
         args += ["-e", str(folder)]
     session.install(*args, "psycopg[binary]>=3.1")
-    legacy = _legacy_env(session)
+    version = session.run(
+        "python",
+        "-c",
+        "import importlib.metadata as m; print(m.version('distributed'))",
+        silent=True,
+    )
+    pins = {"dask[distributed]": f"dask[distributed]=={str(version).strip()}"} if version else {}
+    legacy = _legacy_env(session, pins)
     session.run(
         "python",
         str(ROOT / "benchmarks" / "bench_run.py"),

@@ -7,6 +7,7 @@ ours too, so the two never share an environment).
 Each implementation module (``bench_ours.py``, ``bench_legacy.py``) is also a script::
 
     python bench_ours.py IMPL ACTION --dir DIR [--n N] [--calls C] [--warmup W]
+                         [--workload trivial|10ms] [--rounds R]
 
 which performs one measurement in a fresh process and prints one JSON object on stdout.
 """
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 #: What a measurement script can be asked to do.
-ACTIONS = ("prepare", "hit", "sweep", "misses", "memory", "info")
+ACTIONS = ("prepare", "hit", "sweep", "misses", "memory", "dask", "info")
 
 _METHODS = ("rk4", "euler", "leapfrog")
 
@@ -162,6 +163,8 @@ def main(factories: Mapping[str, Callable[[], Any]], info: Callable[[], dict[str
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--workload", default="trivial", help="the Dask runner: trivial or 10ms")
+    parser.add_argument("--rounds", type=int, default=1, help="alternating Dask rounds")
     args = parser.parse_args()
     if args.action == "info":
         print(json.dumps(info()))
@@ -178,6 +181,8 @@ def main(factories: Mapping[str, Callable[[], Any]], info: Callable[[], dict[str
         out = impl.sweep(workdir, args.n)
     elif args.action == "misses":
         out = impl.misses(workdir, args.n)
+    elif args.action == "dask":
+        out = impl.dask(workdir, args.n, args.workload, args.rounds)
     else:
         out = impl.memory(workdir, args.n)
     json.dump(out, sys.stdout)

@@ -6,7 +6,8 @@ entropic 2.3.0 has our import name, so it never shares an environment with our p
 
 Each library is driven through its public API only:
 
-- entropic 2.3.0: ``Store.run_or_retrieve`` and ``Store.sweep``;
+- entropic 2.3.0: ``Store.run_or_retrieve`` and ``Store.sweep`` (also with a Dask client, in
+  ``legacy_dask.py``);
 - signac: ``project.open_job(statepoint)``, ``job in project`` and ``job.isfile(name)``;
 - joblib: a ``Memory.cache``-decorated function that writes the result file and returns its path.
 """
@@ -135,6 +136,12 @@ class Entropic230:
         if len(records) != n or runner.calls != n:
             raise AssertionError(f"{runner.calls} runs for {n} misses")
         return {"wall": wall, "runner": runner.seconds, "n": n}
+
+    def dask(self, workdir: Path, n: int, workload: str, rounds: int) -> dict[str, Any]:
+        """Raw ``client.map`` and 2.3.0's Dask sweep of ``n`` new runs, in turns."""
+        import legacy_dask  # imports dask and entropic 2.3.0: only for this action
+
+        return legacy_dask.measure(workdir, n, workload, rounds)
 
 
 class Signac:
@@ -295,7 +302,8 @@ class JoblibMemory:
 
 def info() -> dict[str, Any]:
     """Versions in this environment."""
-    versions = {name: metadata.version(name) for name in ("entropic", "signac", "joblib")}
+    names = ("entropic", "signac", "joblib", "dask", "distributed")
+    versions = {name: metadata.version(name) for name in names}
     versions["sqlalchemy"] = metadata.version("SQLAlchemy")
     return {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version, **versions}
 

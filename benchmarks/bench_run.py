@@ -1,14 +1,17 @@
 """Run every benchmark side by side and write one table of figures and ratios.
 
 ``nox -s bench`` runs this in an environment with our packages, and hands it the interpreter
-of a separate environment that holds the published entropic 2.3.0, signac and joblib::
+of a separate environment that holds the published entropic 2.3.0, signac, joblib and Dask::
 
     python benchmarks/bench_run.py --legacy-python PATH [--quick] [--repeats N] [--memory-n N]
+        [--dask-sizes 2000,20000] [--dask-rounds N] [--dask-only]
 
 Every measurement runs in a fresh process (``bench_ours.py`` or ``bench_legacy.py``) that
-prints JSON. For each workload the implementations alternate, round after round, and the table
-shows the median of the rounds. The table is printed and written, with the raw figures as JSON,
-to ``benchmarks/results/latest.md`` and ``latest.json``.
+prints JSON, except the Dask sweeps: ours and raw ``client.map`` share one LocalCluster in this
+process (``dask_bench.py``), and entropic 2.3.0's runs on a cluster of its own environment
+(``legacy_dask.py``). For each workload the implementations alternate, round after round, and
+the table shows the median of the rounds. The table is printed and written, with the raw
+figures as JSON, to ``benchmarks/results/latest.md`` and ``latest.json``.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Config", "Row", "machine", "main", "render"]
+__all__ = ["Config", "DaskCase", "Row", "machine", "main", "render"]
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -63,8 +66,8 @@ class Config:
     memory_n: int = 1_000_000
     load_processes: int = 4
     load_per_process: int = 2000
-    dask_trivial: int = 1000
-    dask_sleepy: int = 400
+    dask_sizes: tuple[int, ...] = (2000,)
+    dask_rounds: int = 3
 
     @classmethod
     def quick(cls) -> Config:
@@ -79,8 +82,8 @@ class Config:
             memory_n=20_000,
             load_processes=2,
             load_per_process=200,
-            dask_trivial=100,
-            dask_sleepy=40,
+            dask_sizes=(100,),
+            dask_rounds=2,
         )
 
 
@@ -167,7 +170,7 @@ class Runner:
         """Whether ``impl`` can be measured in this run."""
         return impl in OURS_ENV or self.legacy_python is not None
 
-    def __call__(self, impl: str, action: str, folder: str, **options: int) -> dict[str, Any]:
+    def __call__(self, impl: str, action: str, folder: str, **options: int | str) -> dict[str, Any]:
         """Run ``action`` of ``impl`` in a fresh process; ``{"error": ...}`` when it fails."""
         if impl in OURS_ENV:
             command = [sys.executable, str(OURS_SCRIPT)]
@@ -177,7 +180,7 @@ class Runner:
         command += [impl, action, "--dir", str(self.workdir / impl / folder)]
         for name, value in options.items():
             command += [f"--{name}", str(value)]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False)
         if done.returncode != 0:
             lines = done.stderr.strip().splitlines() or ["no output"]
             return {"error": f"{impl} {action} failed: {lines[-1]}"}
@@ -386,79 +389,160 @@ def measure_load(config: Config, workdir: Path) -> list[Row]:
     return rows
 
 
-#: The Dask cases: (workload, runner of the dask benchmark, pack sizes of our sweep).
+#: Pack sizes of our Dask sweep: one run per task (the default), and 16 runs per task.
 DASK_PACKS = (1, 16)
+#: The Dask table's contenders, in order: key, display name.
+DASK_NAMES = {
+    "raw": "raw client.map",
+    "ours": "entropic (ours)",
+    "ours-pack16": "entropic (ours), pack=16",
+    "entropic230": "entropic 2.3.0",
+}
+#: Targets for our default sweep (one run per task), as most times the raw floor.
+DASK_TARGETS = {"trivial": 1.3, "10ms": 1.1}
+_DASK_LABELS = {"raw client.map": "raw", "entropic": "ours", "entropic pack=16": "ours-pack16"}
 
 
-def measure_dask(config: Config, workdir: Path) -> list[Row]:
-    """Our Dask sweep against raw ``client.map``, through ``benchmarks/dask_bench.py``.
+@dataclass
+class DaskCase:
+    """One Dask workload at one size: every contender's seconds, round by round.
 
-    ``dask_bench.run_case(client, mode, workload, n, workdir, pack=...)`` times one case on a
-    LocalCluster of two single-threaded worker processes; the cases alternate, round after round.
+    ``seconds["entropic230"]`` comes from a cluster of its own (entropic 2.3.0's environment);
+    ``legacy_raw`` is raw ``client.map`` measured there, in turns with it, and is the floor its
+    ratio is taken against.
     """
+
+    workload: str
+    n: int
+    seconds: dict[str, list[float]] = field(default_factory=dict)
+    legacy_raw: list[float] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def median(self, key: str) -> float | None:
+        """The median seconds of ``key``, or ``None`` when it was not measured."""
+        values = self.seconds.get(key)
+        return statistics.median(values) if values else None
+
+    def floor(self, key: str) -> float | None:
+        """The raw floor ``key`` is compared with."""
+        if key == "entropic230":
+            return statistics.median(self.legacy_raw) if self.legacy_raw else None
+        return self.median("raw")
+
+
+def _load_dask_bench() -> Any:
     path = HERE / "dask_bench.py"
-    if not path.is_file():
-        row = Row("Dask executor", "s")
-        row.notes.append("skipped: benchmarks/dask_bench.py is not in this checkout")
-        return [row]
+    spec = importlib.util.spec_from_file_location("dask_bench", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["dask_bench"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def measure_dask(run: Runner, config: Config, workdir: Path) -> tuple[list[DaskCase], list[Row]]:
+    """Our Dask sweep, raw ``client.map`` and entropic 2.3.0's Dask sweep, side by side.
+
+    Ours and raw share one LocalCluster of two single-threaded worker processes
+    (``dask_bench.alternate`` takes them in turns). entropic 2.3.0 cannot share our environment,
+    so right after each of our cases ``legacy_dask.py`` starts the same kind of cluster in its
+    environment and times 2.3.0's sweep in turns with raw ``client.map`` there.
+
+    Returns:
+        The cases, and rows that only carry notes when the Dask benchmark could not run.
+    """
     try:
-        spec = importlib.util.spec_from_file_location("dask_bench", path)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["dask_bench"] = module
-        spec.loader.exec_module(module)
+        module = _load_dask_bench()
         from distributed import Client, LocalCluster
     except Exception as exc:  # entropic-dask or distributed missing: report, keep the rest
         row = Row("Dask executor", "s")
         row.notes.append(f"skipped: cannot import benchmarks/dask_bench.py ({exc!r})")
-        return [row]
-    sizes = {"trivial": config.dask_trivial, "10ms": config.dask_sleepy}
-    rows: dict[tuple[str, int], Row] = {}
-    for workload, n in sizes.items():
-        for pack in DASK_PACKS:
-            label = "" if pack == 1 else f", pack={pack}"
-            runner = "trivial runner" if workload == "trivial" else "runner sleeping 10 ms"
-            rows[workload, pack] = Row(f"Dask sweep of {n:,} new runs, {runner}{label}", "s")
+        return [], [row]
+    cases: list[DaskCase] = []
     _log("Dask: starting a LocalCluster of 2 worker processes")
     try:
         with (
-            LocalCluster(  # type: ignore[no-untyped-call,unused-ignore]
-                n_workers=2, threads_per_worker=1, dashboard_address=":0"
-            ) as cluster,
+            LocalCluster(**module.CLUSTER) as cluster,  # type: ignore[no-untyped-call,unused-ignore]
             Client(cluster) as client,  # type: ignore[no-untyped-call,unused-ignore]
         ):
-            client.run(lambda: None)
-            for workload, n in sizes.items():
-                raw: list[float] = []
-                cases = [("raw", 1)] + [("entropic", p) for p in DASK_PACKS]
-                for r in range(config.repeats):
-                    order = cases[r % len(cases) :] + cases[: r % len(cases)]
-                    for mode, pack in order:
-                        out = module.run_case(
-                            client, mode, workload, n, workdir / "dask", pack=pack
-                        )
-                        if mode == "raw":
-                            raw.append(out["seconds"])
-                        else:
-                            rows[workload, pack].runs.setdefault("ours", []).append(out["seconds"])
-                    _log(f"Dask {workload}: round {r + 1}/{config.repeats} done")
-                for pack in DASK_PACKS:
-                    row = rows[workload, pack]
-                    row.runs["raw"] = raw
-                    for impl, values in row.runs.items():
-                        row.values[impl] = statistics.median(values)
-                    extra = statistics.median(row.runs["ours"]) - statistics.median(raw)
-                    row.notes.append(
-                        f"floor: client.map + gather of the bare runner; overhead "
-                        f"{extra / n * 1e3:+.3f} ms per run; 2 workers x 1 thread"
+            module.warm_up(client, workdir / "dask")
+            for n in config.dask_sizes:
+                for workload in DASK_TARGETS:
+                    case = DaskCase(workload, n)
+                    timings = module.alternate(
+                        client, workload, n, DASK_PACKS, config.dask_rounds, workdir / "dask"
                     )
+                    for label, values in timings.items():
+                        case.seconds[_DASK_LABELS[label]] = values
+                    _log(f"Dask {workload} x {n:,}: ours and raw done")
+                    if run.available("entropic230"):
+                        _dask_legacy(run, config, case)
+                    cases.append(case)
     except Exception as exc:
         traceback.print_exc()
         row = Row("Dask executor", "s")
         row.notes.append(f"failed: {exc!r}")
-        return [row]
-    return list(rows.values())
+        return cases, [row]
+    return cases, []
+
+
+def _dask_legacy(run: Runner, config: Config, case: DaskCase) -> None:
+    folder = f"dask-{case.workload}-{case.n}"
+    result = run(
+        "entropic230", "dask", folder, n=case.n, workload=case.workload, rounds=config.dask_rounds
+    )
+    if "error" in result:
+        case.notes.append(result["error"])
+        return
+    case.seconds["entropic230"] = result["rounds"]["entropic230"]
+    case.legacy_raw = result["rounds"]["raw"]
+    _log(f"Dask {case.workload} x {case.n:,}: entropic 2.3.0 done")
+
+
+def render_dask(cases: Sequence[DaskCase], config: Config) -> list[str]:
+    """The Dask section of the report: one line per contender and case."""
+    if not cases:
+        return []
+    lines = [
+        "## Dask sweeps of new runs",
+        "",
+        f"A LocalCluster of 2 single-threaded worker processes; medians of {config.dask_rounds} "
+        "alternating rounds. Overhead and ratio are against raw `client.map` + `gather` of the "
+        "same runner on the same cluster.",
+        "",
+        "| Workload | Runs | Contender | Wall s | ms per run | Overhead ms per run | "
+        "Ratio to raw | Target |",
+        "|---|---:|---|---:|---:|---:|---:|---|",
+    ]
+    notes: list[str] = []
+    for case in cases:
+        runner = "trivial runner" if case.workload == "trivial" else "runner sleeping 10 ms"
+        for key, name in DASK_NAMES.items():
+            seconds = case.median(key)
+            if seconds is None:
+                continue
+            floor = case.floor(key)
+            overhead = ratio = target = ""
+            if floor and key != "raw":
+                overhead = f"{(seconds - floor) / case.n * 1e3:+.3f}"
+                ratio = f"{seconds / floor:.2f}"
+                if key == "ours":
+                    limit = DASK_TARGETS[case.workload]
+                    met = "met" if seconds / floor <= limit else "NOT met"
+                    target = f"≤ {limit}x raw: {met}"
+            lines.append(
+                f"| {runner} | {case.n:,} | {name} | {seconds:.3f} | "
+                f"{seconds / case.n * 1e3:.3f} | {overhead} | {ratio} | {target} |"
+            )
+        if case.legacy_raw:
+            notes.append(
+                f"{runner}, {case.n:,} runs: entropic 2.3.0 ran on a cluster of its own in its "
+                f"environment; its floor there was {statistics.median(case.legacy_raw):.3f} s"
+            )
+        notes += [f"{runner}, {case.n:,} runs: {note}" for note in case.notes]
+    lines += ["", *(f"- {note}" for note in notes), ""] if notes else [""]
+    return lines
 
 
 # ---------------------------------------------------------------------------- the report
@@ -483,8 +567,14 @@ def _ratio(row: Row, other: str) -> str:
     return f"{ours / theirs:.2f}"
 
 
-def render(rows: Sequence[Row], info: dict[str, Any], config: Config, elapsed: float) -> str:
-    """The Markdown report: the machine, the table, the notes."""
+def render(
+    rows: Sequence[Row],
+    info: dict[str, Any],
+    config: Config,
+    elapsed: float,
+    dask: Sequence[DaskCase] = (),
+) -> str:
+    """The Markdown report: the machine, the table, the notes, then the Dask table."""
     m = info["machine"]
     lines = [
         "# entropic benchmarks",
@@ -501,22 +591,24 @@ def render(rows: Sequence[Row], info: dict[str, Any], config: Config, elapsed: f
         f"rounds per timing (medians shown); elapsed {elapsed:.0f} s",
         "",
     ]
-    columns = list(NAMES.values())
-    header = ["Workload", "Unit", *columns]
-    header += ["ours / floor", "ours / 2.3.0", "ours / signac", "ours / joblib", "Target"]
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 3) + ["---"]) + "|")
-    for row in rows:
-        cells = [row.workload, row.unit]
-        cells += [_fmt(row.values.get(impl), row.unit) for impl in NAMES]
-        cells += [_ratio(row, o) for o in ("raw", "entropic230", "signac", "joblib")]
-        cells.append(row.target)
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Notes:", ""]
-    for row in rows:
-        for note in row.notes:
-            lines.append(f"- {row.workload}: {note}")
-    lines.append("")
+    if rows:
+        columns = list(NAMES.values())
+        header = ["Workload", "Unit", *columns]
+        header += ["ours / floor", "ours / 2.3.0", "ours / signac", "ours / joblib", "Target"]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 3) + ["---"]) + "|")
+        for row in rows:
+            cells = [row.workload, row.unit]
+            cells += [_fmt(row.values.get(impl), row.unit) for impl in NAMES]
+            cells += [_ratio(row, o) for o in ("raw", "entropic230", "signac", "joblib")]
+            cells.append(row.target)
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", "Notes:", ""]
+        for row in rows:
+            for note in row.notes:
+                lines.append(f"- {row.workload}: {note}")
+        lines.append("")
+    lines += render_dask(dask, config)
     return "\n".join(lines)
 
 
@@ -534,6 +626,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run")
     parser.add_argument("--repeats", type=int, help="alternating rounds per timing (5)")
     parser.add_argument("--memory-n", type=int, help="size of the generator sweep (1,000,000)")
+    parser.add_argument(
+        "--dask-sizes",
+        help="comma-separated run counts of the Dask sweeps (2000; the full set: 2000,20000)",
+    )
+    parser.add_argument("--dask-rounds", type=int, help="alternating rounds per Dask timing (3)")
+    parser.add_argument("--dask-only", action="store_true", help="run the Dask benchmark only")
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = parser.parse_args(argv)
@@ -542,25 +640,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.repeats = args.repeats
     if args.memory_n:
         config.memory_n = args.memory_n
+    if args.dask_sizes:
+        config.dask_sizes = tuple(int(n) for n in args.dask_sizes.split(",") if n)
+    if args.dask_rounds:
+        config.dask_rounds = args.dask_rounds
     legacy = args.legacy_python is not None
     workdir = Path(tempfile.mkdtemp(prefix="entropic-bench-"))
     run = Runner(args.legacy_python, workdir)
     start = time.perf_counter()
+    rows: list[Row] = []
     try:
         info = {"machine": machine(), "versions": _versions(run, legacy)}
-        rows = measure_all(run, config, legacy)
-        rows.append(measure_memory(run, config))
-        rows += measure_dask(config, workdir)
-        rows += measure_load(config, workdir)
+        if not args.dask_only:
+            rows += measure_all(run, config, legacy)
+            rows.append(measure_memory(run, config))
+        dask, problems = measure_dask(run, config, workdir)
+        rows += problems
+        if not args.dask_only:
+            rows += measure_load(config, workdir)
     finally:
         if args.keep:
             _log(f"scratch folder kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.perf_counter() - start
-    if not legacy:
+    if not legacy and rows:
         rows[0].notes.append("entropic 2.3.0, signac and joblib not measured (no --legacy-python)")
-    report = render(rows, info, config, elapsed)
+    report = render(rows, info, config, elapsed, dask)
     print(report)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.md").write_text(report, encoding="utf-8")
@@ -569,6 +675,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": config.__dict__,
         "elapsed_seconds": elapsed,
         "rows": [row.__dict__ for row in rows],
+        "dask": [case.__dict__ for case in dask],
     }
     (args.out / "latest.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
     _log(f"written to {args.out / 'latest.md'} and latest.json")

@@ -6,13 +6,14 @@ Each case runs ``n`` fresh parameter sets through one of:
 * ``entropic``: ``Store.sweep(params, client=client)`` on a fresh SQLite store;
 * ``entropic-pack<N>``: the same sweep with ``DaskExecutor(client=client, pack=N)``.
 
-Two workloads: ``trivial`` (the runner writes a small file) and ``10ms`` (it sleeps 10 ms, then
-writes the file). The table shows wall time, time per run, the overhead per run against raw and
-the ratio of wall times. Run it as a script::
+Two workloads (the runners are in :mod:`dask_common`, shared with the entropic 2.3.0 side in
+``legacy_dask.py``): ``trivial`` (the runner writes a small file) and ``10ms`` (it sleeps 10 ms,
+then writes the file). The table shows wall time, time per run, the overhead per run against raw
+and the ratio of wall times. Run it as a script::
 
     python benchmarks/dask_bench.py --sizes 2000,20000 --json dask-bench.json
 
-or import :func:`run_case` to put other contenders in the same table.
+or import :func:`run_case` to put other contenders in the same table (``nox -s bench`` does).
 """
 
 from __future__ import annotations
@@ -22,21 +23,27 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import cloudpickle
 from distributed import Client, LocalCluster
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import dask_common
+from dask_common import CLUSTER, RUNNERS, fresh_folder, raw_case
+
 from entropic import Base, Mapped, Store
 from entropic_dask import DaskExecutor
 
-if __name__ != "__main__":  # imported: let the workers receive the runners by value
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+# The workers receive the runners by value, as they would a runner defined in a user's script.
+cloudpickle.register_pickle_by_value(dask_common)
 
 
 class BenchResult(Base):
@@ -45,25 +52,6 @@ class BenchResult(Base):
     __tablename__ = "dask_bench_results"
 
     i: Mapped[int]
-
-
-def trivial_runner(params: dict[str, Any]) -> None:
-    """Write a small file and return."""
-    with open(params["result_file"], "w") as fh:
-        fh.write(str(params["i"]))
-
-
-def sleepy_runner(params: dict[str, Any]) -> None:
-    """Sleep 10 ms (the workload), then write a small file."""
-    time.sleep(0.010)
-    with open(params["result_file"], "w") as fh:
-        fh.write(str(params["i"]))
-
-
-RUNNERS: dict[str, Callable[[dict[str, Any]], None]] = {
-    "trivial": trivial_runner,
-    "10ms": sleepy_runner,
-}
 
 
 def run_case(
@@ -90,21 +78,13 @@ def run_case(
         ``mode`` (with ``-pack<N>`` when packing), ``workload``, ``n``, ``seconds`` and
         ``ms_per_run``.
     """
-    runner = RUNNERS[workload]
-    folder = Path(workdir)
-    shutil.rmtree(folder, ignore_errors=True)
-    results = folder / "results"
-    results.mkdir(parents=True)
     if mode == "raw":
-        params = [{"i": i, "result_file": str(results / f"{i}.txt")} for i in range(n)]
-        start = time.perf_counter()
-        futures = client.map(runner, params, pure=False)
-        client.gather(futures)
-        seconds = time.perf_counter() - start
-        del futures
+        seconds = raw_case(client, workload, n, workdir)
         label = "raw client.map"
     elif mode == "entropic":
-        store = Store(runner, BenchResult, results, ".txt", f"sqlite:///{folder / 'db.sqlite3'}")
+        results = fresh_folder(workdir)
+        db = Path(workdir) / "db.sqlite3"
+        store = Store(RUNNERS[workload], BenchResult, results, ".txt", f"sqlite:///{db}")
         executor = DaskExecutor(client=client, pack=pack)
         params = [{"i": i} for i in range(n)]
         start = time.perf_counter()
@@ -155,58 +135,76 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def warm_up(client: Client, workdir: str | Path) -> None:
+    """Start the workers and import everything a case needs, so no round pays for it."""
+    client.run(lambda: None)
+    for workload in RUNNERS:
+        run_case(client, "raw", workload, 20, workdir)
+        run_case(client, "entropic", workload, 20, workdir)
+
+
+def alternate(
+    client: Client,
+    workload: str,
+    n: int,
+    packs: Sequence[int],
+    rounds: int,
+    workdir: str | Path,
+) -> dict[str, list[float]]:
+    """Time raw and our sweep (once per pack size) in turns, ``rounds`` times.
+
+    Each round rotates who goes first. Returns every round's seconds per contender label.
+    """
+    cases = [("raw", 1), *(("entropic", p) for p in packs)]
+    seconds: dict[str, list[float]] = {}
+    for r in range(rounds):
+        for mode, pack in cases[r % len(cases) :] + cases[: r % len(cases)]:
+            row = run_case(client, mode, workload, n, workdir, pack=pack)
+            seconds.setdefault(row["mode"], []).append(row["seconds"])
+    return seconds
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="2000,20000", help="comma-separated run counts")
     parser.add_argument("--workloads", default="trivial,10ms", help="trivial and/or 10ms")
-    parser.add_argument("--packs", default="16", help="pack sizes to try (0 or empty: none)")
-    parser.add_argument("--workers", type=int, default=2, help="LocalCluster workers")
-    parser.add_argument("--threads", type=int, default=1, help="threads per worker")
-    parser.add_argument("--repeat", type=int, default=1, help="keep the best of this many")
+    parser.add_argument("--packs", default="1,16", help="pack sizes of our sweep")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (medians)")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     workloads = [w for w in args.workloads.split(",") if w]
-    packs = [int(p) for p in args.packs.split(",") if p and int(p) > 1]
+    packs = [int(p) for p in args.packs.split(",") if p]
     workdir = Path(tempfile.mkdtemp(prefix="entropic-dask-bench-"))
     rows: list[dict[str, Any]] = []
     try:
-        with (
-            LocalCluster(
-                n_workers=args.workers,
-                threads_per_worker=args.threads,
-                dashboard_address=":0",
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            client.run(lambda: None)  # workers up and warm
+        with LocalCluster(**CLUSTER) as cluster, Client(cluster) as client:
+            warm_up(client, workdir / "case")
             for workload in workloads:
                 for n in sizes:
-                    cases = [("raw", 1), ("entropic", 1), *(("entropic", p) for p in packs)]
-                    for mode, pack in cases:
-                        best = None
-                        for _ in range(args.repeat):
-                            row = run_case(client, mode, workload, n, workdir / "case", pack=pack)
-                            if best is None or row["seconds"] < best["seconds"]:
-                                best = row
-                        assert best is not None
-                        rows.append(best)
+                    timings = alternate(client, workload, n, packs, args.rounds, workdir / "case")
+                    for label, values in timings.items():
+                        seconds = statistics.median(values)
+                        rows.append(
+                            {
+                                "mode": label,
+                                "workload": workload,
+                                "n": n,
+                                "seconds": seconds,
+                                "ms_per_run": 1000 * seconds / n,
+                                "rounds": values,
+                            }
+                        )
                         print(
-                            f"{workload:>8} n={n:<6} {best['mode']:<20} {best['seconds']:.2f} s",
-                            file=sys.stderr,
+                            f"{workload:>8} n={n:<6} {label:<20} {seconds:.2f} s", file=sys.stderr
                         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     rows = compare(rows)
     print(markdown(rows))
     if args.json is not None:
-        meta = {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "workers": args.workers,
-            "threads_per_worker": args.threads,
-        }
+        meta = {"python": platform.python_version(), "cpus": os.cpu_count(), "cluster": CLUSTER}
         args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     return 0
 

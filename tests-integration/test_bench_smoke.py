@@ -78,3 +78,16 @@ def test_report_renders_every_row() -> None:
     assert any(line.startswith("| Dask executor") for line in lines)
     assert "- Dask executor: skipped" in lines
     assert info["machine"]["cores"] >= 1
+
+
+def test_dask_report_takes_each_ratio_against_its_own_floor() -> None:
+    case = bench_run.DaskCase("trivial", 2000)
+    case.seconds = {"raw": [2.0, 4.0, 3.0], "ours": [3.6], "ours-pack16": [1.5]}
+    case.seconds["entropic230"] = [6.0]
+    case.legacy_raw = [4.0]
+    lines = bench_run.render_dask([case], bench_run.Config.quick())
+    ours = next(line for line in lines if "| entropic (ours) |" in line)
+    assert "| 3.600 | 1.800 | +0.300 | 1.20 | ≤ 1.3x raw: met |" in ours
+    legacy = next(line for line in lines if "| entropic 2.3.0 |" in line)
+    assert "| 6.000 | 3.000 | +1.000 | 1.50 |" in legacy  # against the 4.0 s of its own cluster
+    assert any("its floor there was 4.000 s" in line for line in lines)
