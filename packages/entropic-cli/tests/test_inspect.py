@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,13 @@ def test_info_reports_rows_columns_span_disk_scheme_and_versions(
     columns = {c["name"]: c for c in data["columns"]}
     assert list(columns)[:5] == ["id", "n", "x", "label", "flag"]
     assert columns["n"]["type"] == "INTEGER"
+    assert [columns[k]["kind"] for k in ("n", "x", "label", "flag")] == [
+        "int",
+        "float",
+        "str",
+        "bool",
+    ]
+    assert (columns["created_at"]["kind"], columns["custom_data"]["kind"]) == ("datetime", "json")
     assert not columns["n"]["reserved"]
     assert columns["custom_data"]["reserved"]
     assert data["hash_scheme"] == "sha256-16:round12:v2"
@@ -158,6 +166,11 @@ def test_enum_and_json_parameters_read_filter_export_and_ingest(
     assert {r["id"]: (r["level"], r["tags"]) for r in rows} == {low: (1, ["a", 1]), high: (3, None)}
     assert ids("level=3") == [high]  # the enum's value
     assert ids("level=LOW") == [low]  # or its name
+    columns = {c["name"]: c for c in json.loads(run("info", "--format", "json").stdout)["columns"]}
+    assert (columns["level"]["kind"], columns["level"]["values"]) == ("enum", [1, 3])
+    assert columns["tags"]["kind"] == "json"
+    assert "values" not in columns["tags"]
+    assert re.search(r"^level +\S+ +enum of 1, 3 +", run("info").stdout, re.MULTILINE)
     wrong = run("ls", "--where", "level=2", code=2).stderr
     assert wrong == "Error: '2' is not a value of column 'level'; its values are 1, 3\n"
     exported = {r["id"]: r for r in csv.DictReader(io.StringIO(run("export").stdout))}

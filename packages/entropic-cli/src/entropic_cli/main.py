@@ -14,7 +14,8 @@ from typing import IO, Any, Final
 
 import click
 from click.shell_completion import CompletionItem
-from sqlalchemy import Engine, Table, delete, func, inspect, select
+from sqlalchemy import JSON, Engine, Table, delete, func, inspect, select
+from sqlalchemy import Enum as SAEnum
 
 from entropic import Store, SweepError, SweepProgress, executors, reflect_model
 from entropic.manifests import manifest_path
@@ -247,6 +248,22 @@ def _column_type(column: Any, engine: Engine) -> str:
         return type(column.type).__name__
 
 
+def _column_kind(column: Any) -> tuple[str, list[Any] | None]:
+    """What a parameter holds, as a Python user sees it, and an enum's values."""
+    type_ = column.type
+    if isinstance(type_, SAEnum) and type_.enum_class is not None:
+        return "enum", [member.value for member in type_.enum_class]
+    if isinstance(type_, JSON):
+        return "json", None
+    try:
+        python_type = type_.python_type
+    except NotImplementedError:
+        return "", None
+    if python_type in (dict, list):
+        return "json", None
+    return python_type.__name__, None
+
+
 @cli.command()
 @click.option("--format", "fmt", type=_TABLE_FORMATS, default="table", show_default=True)
 @pass_store
@@ -268,15 +285,19 @@ def info(store: StoreHandle, fmt: str) -> None:
             else:
                 missing += 1
     facts = store.facts()
-    columns = [
-        {
-            "name": c.name,
-            "type": _column_type(c, engine),
-            "nullable": bool(c.nullable),
-            "reserved": c.name in RESERVED_COLUMNS,
+    columns = []
+    for column in (table.c[name] for name in display_columns(table)):
+        kind, values = _column_kind(column)
+        entry = {
+            "name": column.name,
+            "type": _column_type(column, engine),
+            "kind": kind,
+            "nullable": bool(column.nullable),
+            "reserved": column.name in RESERVED_COLUMNS,
         }
-        for c in (table.c[name] for name in display_columns(table))
-    ]
+        if values is not None:
+            entry["values"] = values
+        columns.append(entry)
     summary = {
         "database": store.shown_url,
         "table": table.name,
@@ -321,12 +342,25 @@ def info(store: StoreHandle, fmt: str) -> None:
     out.write("columns:\n")
     _format.write_table(
         [
-            (c["name"], c["type"], "yes" if c["nullable"] else "no", "yes" if c["reserved"] else "")
+            (
+                c["name"],
+                c["type"],
+                _kind_text(c),
+                "yes" if c["nullable"] else "no",
+                "yes" if c["reserved"] else "",
+            )
             for c in columns
         ],
-        ["name", "type", "nullable", "reserved"],
+        ["name", "type", "kind", "nullable", "reserved"],
         out,
     )
+
+
+def _kind_text(column: dict[str, Any]) -> str:
+    values = column.get("values")
+    if values is None:
+        return str(column["kind"])
+    return f"enum of {', '.join(map(str, values))}"
 
 
 # ---------------------------------------------------------------------------- ls / show
