@@ -38,19 +38,21 @@ __all__ = ["FUTURES_PER_THREAD", "MIN_FUTURES", "DaskExecutor", "DaskFallbackWar
 
 logger = logging.getLogger(__name__)
 
-# distributed's own annotations leave these untyped; pin down what we rely on.
+# distributed's own annotations leave this untyped; pin down what we rely on.
 _pickle: Callable[[Any], bytes] = dask_pickle.dumps
-_as_completed: Callable[..., Any] = distributed.as_completed
 
 #: The automatic window keeps at least this many Dask tasks in flight...
 MIN_FUTURES: Final = 512
 #: ...or this many per worker thread on a bigger cluster.
 FUTURES_PER_THREAD: Final = 8
 
-#: How long to wait for a completed task before checking that the client is still there.
-_POLL_SECONDS: Final = 0.5
+#: The first and the longest pause between two looks at the futures in flight.
+_FIRST_PAUSE: Final = 0.001
+_LONGEST_PAUSE: Final = 0.25
 #: How long to keep collecting completions before gathering their results in one go.
 _LINGER_SECONDS: Final = 0.1
+#: The states of a future that is done, one way or another.
+_DONE: Final = frozenset({"finished", "error", "cancelled"})
 #: How often the automatic window follows a cluster that grows or shrinks.
 _RESIZE_SECONDS: Final = 5.0
 
@@ -70,7 +72,7 @@ def _describe(exc: BaseException) -> str:
 def _exception_of(future: Any) -> BaseException:
     """The exception a finished-but-unsuccessful future stands for."""
     try:
-        exc = future.exception(timeout=_POLL_SECONDS)
+        exc = future.exception(timeout=_LONGEST_PAUSE)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as caught:  # a cancelled future raises CancelledError here
@@ -209,25 +211,24 @@ class _DaskSweep:
             self.usable = False
             self.causes["setup"] = problem
         else:
-            completed = _as_completed(loop=self.client.loop)
             try:
                 while True:
                     if self.usable and not self.exhausted:
-                        self._fill(source, completed)
+                        self._fill(source)
                     if not self.in_flight:
                         if self.exhausted or not self.usable:
                             break
                         continue  # a batch failed to submit: carry on with the next one
-                    batch = self._next_batch(completed)
+                    batch = self._next_batch()
                     if batch is None:
-                        self._abandon(completed, f"the Dask client is {self.client.status}")
+                        self._abandon(f"the Dask client is {self.client.status}")
                         break
-                    yield from self._collect(batch, completed)
+                    yield from self._collect(batch)
                     if self.client.status != "running":
-                        self._abandon(completed, f"the Dask client is {self.client.status}")
+                        self._abandon(f"the Dask client is {self.client.status}")
                         break
             finally:
-                self._cancel_outstanding(completed)
+                self._cancel_outstanding()
         yield from self._serially(source, total)
         self._tidy()
 
@@ -270,7 +271,7 @@ class _DaskSweep:
         self.window = window
         self.batch = max(1, min(batch, window))
 
-    def _fill(self, source: Iterator[RunTask], completed: Any) -> None:
+    def _fill(self, source: Iterator[RunTask]) -> None:
         self._limits()
         room = self.window - self.runs_in_flight
         if room < self.batch and self.in_flight:
@@ -279,7 +280,7 @@ class _DaskSweep:
         if len(chunk) < room:
             self.exhausted = True
         if chunk:
-            self._submit(chunk, completed)
+            self._submit(chunk)
 
     def _key(self, prefix: str, name: str, unique: bool) -> str:
         key = f"{prefix}-{name}"
@@ -287,7 +288,7 @@ class _DaskSweep:
             key = f"{key}-{uuid.uuid4().hex[:12]}"
         return key
 
-    def _submit(self, chunk: list[RunTask], completed: Any, *, unique: bool = False) -> None:
+    def _submit(self, chunk: list[RunTask], *, unique: bool = False) -> None:
         """Submit ``chunk`` as tasks of ``pack`` runs; a failure sends it to the fallback."""
         if self.pack == 1:
             groups = [[task] for task in chunk]
@@ -311,50 +312,43 @@ class _DaskSweep:
             return
         for future, group in zip(futures, groups, strict=True):
             self.in_flight[future] = group
-        completed.update(futures)
         self.runs_in_flight += len(chunk)
         self.executor.max_in_flight = max(self.executor.max_in_flight, self.runs_in_flight)
 
     # ------------------------------------------------------------------ collecting
 
-    def _next_batch(self, completed: Any) -> list[Any] | None:
-        """The futures that completed since the last call; ``None`` if the client went away.
+    def _next_batch(self) -> list[Any] | None:
+        """The futures in flight that are done; ``None`` if the client went away first.
 
-        Completions are collected for up to ``_LINGER_SECONDS`` after the first, so that
-        their results come back in one round trip rather than one each.
+        The client's event loop keeps every future's status up to date, so this looks at the
+        statuses, with pauses that grow while nothing happens. (``distributed.as_completed``
+        would instead run a callback per future on that loop, which in a LocalCluster is the
+        scheduler's too: a cost for every run of a sweep.) Once a future is done, completions
+        are collected for up to ``_LINGER_SECONDS`` more, so that their results come back in
+        one round trip rather than one each.
         """
-        condition = completed.thread_condition
-        batch: list[Any] = []
+        pause = _FIRST_PAUSE
         deadline = 0.0
         while True:
-            batch += completed.next_batch(block=False)
+            batch = [future for future in self.in_flight if future.status in _DONE]
+            now = time.monotonic()
             if batch:
-                now = time.monotonic()
                 if not deadline:
                     deadline = now + _LINGER_SECONDS
-                if len(batch) >= self.batch or len(batch) >= len(self.in_flight):
+                if len(batch) >= min(self.batch, len(self.in_flight)) or now >= deadline:
                     return batch
-                if now >= deadline:
-                    return batch
-                wait = deadline - now
-            else:
-                wait = _POLL_SECONDS
             if self.client.status != "running":
                 return batch or None
-            with condition:
-                if not completed.has_ready():
-                    condition.wait(timeout=wait)
+            time.sleep(min(pause, deadline - now) if deadline else pause)
+            pause = min(2 * pause, _LONGEST_PAUSE)
 
-    def _collect(self, batch: list[Any], completed: Any) -> Iterator[RunOutcome]:
+    def _collect(self, batch: list[Any]) -> Iterator[RunOutcome]:
         finished = []
         for future in batch:
-            status = future.status
-            if status == "finished":
+            if future.status == "finished":
                 finished.append(future)
-            elif status in ("error", "cancelled"):
+            else:
                 self._fail(self._release(future), _exception_of(future))
-            elif future in self.in_flight:  # its result was lost with a worker: recomputing
-                completed.add(future)
         if not finished:
             return
         results = self._gather(finished)
@@ -371,7 +365,7 @@ class _DaskSweep:
                     "resubmitting its runs under keys of their own",
                     future.key,
                 )
-                self._submit(tasks, completed, unique=True)
+                self._submit(tasks, unique=True)
                 continue
             self.done.update(task.id for task in tasks)
             yield from payload if isinstance(payload, list) else [payload]
@@ -409,7 +403,7 @@ class _DaskSweep:
         self.fallback.extend(tasks)
         logger.info("%d runs will run in this process: %s", len(tasks), described)
 
-    def _abandon(self, completed: Any, reason: str) -> None:
+    def _abandon(self, reason: str) -> None:
         """Give up on the cluster: every run in flight goes to the fallback."""
         self.usable = False
         self.causes.setdefault("client", reason)
@@ -417,16 +411,14 @@ class _DaskSweep:
             self.fallback.extend(tasks)
         self.in_flight.clear()
         self.runs_in_flight = 0
-        completed.clear()
 
-    def _cancel_outstanding(self, completed: Any) -> None:
+    def _cancel_outstanding(self) -> None:
         """Cancel whatever is still in flight (an interrupt, or the caller stopped early)."""
         if not self.in_flight:
             return
         futures = list(self.in_flight)
         self.in_flight.clear()
         self.runs_in_flight = 0
-        completed.clear()
         if self.client.status == "running":
             try:
                 self.client.cancel(futures)
