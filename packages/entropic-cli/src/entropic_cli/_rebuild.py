@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, Column, Engine, MetaData, String, Table
-from sqlalchemy.ext.mutable import MutableDict
 
 from entropic.manifests import read_manifest, scan_manifests
 from entropic.reflection import record_parameter_kinds, type_for_value
-from entropic.schema import ID_LENGTH, RESERVED_COLUMNS, UTCDateTime
+from entropic.schema import ID_LENGTH, RESERVED_COLUMNS, CustomData, UTCDateTime
 from entropic_cli._errors import Failure
 
 __all__ = ["create_table_from_manifests", "guess_columns"]
@@ -69,7 +68,7 @@ def create_table_from_manifests(engine: Engine, results_dir: Path, name: str) ->
         Column("id", String(ID_LENGTH), primary_key=True),
         Column("result_file", String(1024), nullable=False),
         Column("created_at", UTCDateTime(), nullable=False),
-        Column("custom_data", MutableDict.as_mutable(JSON()), nullable=False),
+        Column("custom_data", CustomData.as_mutable(JSON()), nullable=False),
         *columns,
     )
     table.create(engine)

@@ -14,12 +14,11 @@ from typing import IO, Any, Final
 
 import click
 from click.shell_completion import CompletionItem
-from sqlalchemy import JSON, Engine, Table, delete, func, inspect, select
-from sqlalchemy import Enum as SAEnum
+from sqlalchemy import Engine, Table, delete, func, inspect, select
 
 from entropic import Store, SweepError, SweepProgress, executors, reflect_model
 from entropic.manifests import manifest_path
-from entropic.reflection import type_for_value
+from entropic.reflection import parameter_kind, type_for_value
 from entropic.schema import RESERVED_COLUMNS
 from entropic_cli import _check, _format, _sweep
 from entropic_cli.__about__ import __version__
@@ -249,19 +248,11 @@ def _column_type(column: Any, engine: Engine) -> str:
 
 
 def _column_kind(column: Any) -> tuple[str, list[Any] | None]:
-    """What a parameter holds, as a Python user sees it, and an enum's values."""
-    type_ = column.type
-    if isinstance(type_, SAEnum) and type_.enum_class is not None:
-        return "enum", [member.value for member in type_.enum_class]
-    if isinstance(type_, JSON):
-        return "json", None
-    try:
-        python_type = type_.python_type
-    except NotImplementedError:
-        return "", None
-    if python_type in (dict, list):
-        return "json", None
-    return python_type.__name__, None
+    """What a parameter holds, as the Store records it, and an enum's values."""
+    kind = parameter_kind(column)
+    if kind == "enum":
+        return kind, [member.value for member in column.type.enum_class]
+    return kind, None
 
 
 @cli.command()

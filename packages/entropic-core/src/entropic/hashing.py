@@ -100,8 +100,7 @@ def hash_params(params: Mapping[str, Any]) -> str:
     Returns:
         The first 16 hex characters of the SHA-256 of the normalised parameters as compact JSON.
     """
-    body = {k: normalize(params[k]) for k in sorted(params) if k not in RESERVED_KEYS}
-    return hashlib.sha256(_ENCODER.encode(body).encode()).hexdigest()[:16]
+    return _hash_values({k: v for k, v in params.items() if k not in RESERVED_KEYS})
 
 
 def _hash_values(values: Mapping[str, Any]) -> str:

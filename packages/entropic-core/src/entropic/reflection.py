@@ -22,14 +22,19 @@ from sqlalchemy import (
     inspect,
 )
 from sqlalchemy.exc import NoSuchTableError
-from sqlalchemy.ext.mutable import MutableDict
 
 from entropic import _kinds
 from entropic._db import create_tables, params_table
 from entropic.errors import SchemaError
-from entropic.schema import RESERVED_COLUMNS, Base, UTCDateTime
+from entropic.schema import RESERVED_COLUMNS, Base, CustomData, UTCDateTime
 
-__all__ = ["entropic_tables", "record_parameter_kinds", "reflect_model", "type_for_value"]
+__all__ = [
+    "entropic_tables",
+    "parameter_kind",
+    "record_parameter_kinds",
+    "reflect_model",
+    "type_for_value",
+]
 
 #: Each reflected model gets a class name of its own, as SQLAlchemy's registry wants.
 _serial = itertools.count(1)
@@ -102,7 +107,7 @@ def reflect_model(
             f"table {table_name!r} is not an entropic table: it lacks {', '.join(missing)}"
         )
     table.c.created_at.type = UTCDateTime()
-    table.c.custom_data.type = MutableDict.as_mutable(JSON())
+    table.c.custom_data.type = CustomData.as_mutable(JSON())
     with engine.connect() as conn:
         kinds = _kinds.read_kinds(conn, table_name)
     for column in table.columns:
@@ -134,3 +139,12 @@ def record_parameter_kinds(engine: Engine, table: Table) -> None:
     create_tables(engine, [params_table])
     columns = [c for c in table.columns if c.name not in RESERVED_COLUMNS]
     _kinds.record_kinds(engine, table.name, columns)
+
+
+def parameter_kind(column: Column[Any]) -> str:
+    """What a parameter column holds, as recorded in ``entropic_params``.
+
+    One of ``bool``, ``int``, ``float``, ``str``, ``datetime`` (entropic's aware UTC datetime),
+    ``json``, ``enum`` and ``other``.
+    """
+    return _kinds.describe(column).kind
