@@ -18,6 +18,7 @@ from entropic._progress import SweepProgress
 from entropic.errors import (
     EntropicError,
     FailedRun,
+    FallbackRefusedError,
     HashCollisionError,
     MissingResultError,
     ParameterError,
@@ -37,6 +38,7 @@ __all__ = [
     "Base",
     "EntropicError",
     "FailedRun",
+    "FallbackRefusedError",
     "HashCollisionError",
     "Mapped",
     "MergeReport",

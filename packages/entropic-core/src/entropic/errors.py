@@ -13,6 +13,7 @@ from typing import Any
 __all__ = [
     "EntropicError",
     "FailedRun",
+    "FallbackRefusedError",
     "HashCollisionError",
     "MissingResultError",
     "ParameterError",
@@ -41,6 +42,29 @@ class HashCollisionError(EntropicError):
 
 class UnknownExecutorError(EntropicError, ValueError):
     """An executor was asked for by a name that no installed package registers."""
+
+
+class FallbackRefusedError(EntropicError, RuntimeError):
+    """An executor could not perform some runs where it was told to, and may not fall back.
+
+    Raised instead of performing those runs in the calling process (an executor's
+    ``fallback=False``). Runs that finished before were stored; a later sweep runs the rest.
+
+    Attributes:
+        causes: What went wrong, one line per kind of failure, the real cause first where it is
+            known (``ModuleNotFoundError: No module named 'sim'``, say).
+        remaining: How many runs were not performed, or ``None`` if that is not known.
+    """
+
+    causes: list[str]
+    remaining: int | None
+
+    def __init__(
+        self, message: str, *, causes: Sequence[str] = (), remaining: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.causes = list(causes)
+        self.remaining = remaining
 
 
 class SchemaError(EntropicError):
