@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, delete, make_url, text
 
 from entropic import Store, hash_params, reflect_model
-from entropic._db import params_table
+from entropic._internal import params_table
 from entropic.manifests import manifest_path, read_manifest
 from entropic_cli.main import cli
 

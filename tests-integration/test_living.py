@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from entropic import HashCollisionError, ParameterError, SchemaError, Store
-from entropic._evolve import id_map_table
+from entropic._internal import id_map_table
 
 MIGRATOR = str(Path(__file__).parent / "_migrator.py")
 

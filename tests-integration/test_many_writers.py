@@ -16,7 +16,7 @@ import _manywriters as mw
 from sqlalchemy import func, insert, select
 
 from entropic import Store
-from entropic._claims import claims_table
+from entropic._internal import claims_table
 
 SWEEPER = str(Path(__file__).parent / "_sweeper.py")
 TIMEOUT = 120

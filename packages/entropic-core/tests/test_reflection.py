@@ -13,7 +13,7 @@ from sqlalchemy import JSON, Double, Engine, create_engine, delete, event, selec
 from sqlalchemy import Enum as SAEnum
 
 from entropic import entropic_tables, reflect_model
-from entropic._db import params_table
+from entropic._internal import params_table
 from entropic.schema import UTCDateTime
 
 WHEN = dt.datetime(2024, 3, 4, 5, 6, 7, 123456, tzinfo=dt.UTC)

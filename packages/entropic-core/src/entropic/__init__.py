@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from entropic import executors
 from entropic.__about__ import __version__
-from entropic._evolve import MergeReport
+from entropic._merge import MergeReport
 from entropic._progress import SweepProgress
 from entropic.errors import (
     EntropicError,

@@ -15,33 +15,29 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Final, TypeVar
 
-from sqlalchemy import Column, Engine, String, Table, and_, delete, insert, select, update
+from sqlalchemy import Engine, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from entropic._db import internal_metadata, write_connection
-from entropic.schema import UTCDateTime
+from entropic._db import chunks, write_connection
+from entropic._internal import claims_table
 
-__all__ = ["ClaimBook", "claims_table"]
+__all__ = ["ClaimBook", "new_owner"]
 
 logger = logging.getLogger(__name__)
 
-#: Claims are handled in chunks of this many ids per statement.
-CHUNK: Final = 500
-
-claims_table: Final = Table(
-    "entropic_claims",
-    internal_metadata,
-    Column("table_name", String(128), primary_key=True),
-    Column("run_id", String(128), primary_key=True),
-    Column("owner", String(160), nullable=False),
-    Column("expires_at", UTCDateTime(), nullable=False),
-)
-
 _HOST: Final = socket.gethostname()
+
+#: Longest pause between two looks at runs another process is doing.
+MAX_POLL_SECONDS: Final = 0.5
+#: A wait for another process's runs longer than this is announced (once).
+ANNOUNCE_SECONDS: Final = 5.0
+
+T = TypeVar("T")
 
 
 def new_owner() -> str:
@@ -137,8 +133,7 @@ class ClaimBook:
         c = claims_table.c
         if _insert_ignoring_conflicts(self.engine.dialect.name) is None:
             return {i for i in ids if self.claim_one(i, owner)}
-        for start in range(0, len(ids), CHUNK):
-            chunk = list(ids[start : start + CHUNK])
+        for chunk in chunks(ids):
             expires = self._expiry()
             rows = [
                 {"table_name": self.table_name, "run_id": i, "owner": owner, "expires_at": expires}
@@ -193,8 +188,7 @@ class ClaimBook:
         with contextlib.ExitStack() as stack:
             if conn is None:
                 conn = stack.enter_context(write_connection(self.engine))
-            for start in range(0, len(id_list), CHUNK):
-                chunk = id_list[start : start + CHUNK]
+            for chunk in chunks(id_list):
                 conn.execute(
                     delete(claims_table).where(self._where(chunk), claims_table.c.owner == owner)
                 )
@@ -205,14 +199,75 @@ class ClaimBook:
         live: set[str] = set()
         now = _now()
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), CHUNK):
-                chunk = list(ids[start : start + CHUNK])
+            for chunk in chunks(ids):
                 for run_id, owner, expires in conn.execute(
                     select(c.run_id, c.owner, c.expires_at).where(self._where(chunk))
                 ):
                     if expires > now and not _owner_is_dead(owner):
                         live.add(run_id)
         return live
+
+    def owners(self, ids: Sequence[str]) -> dict[str, tuple[str, dt.datetime]]:
+        """The live claims among ``ids``: each id's owner and the claim's expiry."""
+        c = claims_table.c
+        live: dict[str, tuple[str, dt.datetime]] = {}
+        now = _now()
+        with self.engine.connect() as conn:
+            for chunk in chunks(ids):
+                for run_id, owner, expires in conn.execute(
+                    select(c.run_id, c.owner, c.expires_at).where(self._where(chunk))
+                ):
+                    if expires > now and not _owner_is_dead(owner):
+                        live[run_id] = (owner, expires)
+        return live
+
+    def held_by(self, ids: Sequence[str], owner: str) -> set[str]:
+        """The ids among ``ids`` that ``owner`` still holds (a frozen process may lose some)."""
+        c = claims_table.c
+        held: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in chunks(ids):
+                held.update(
+                    conn.scalars(select(c.run_id).where(self._where(chunk), c.owner == owner))
+                )
+        return held
+
+    def await_others(
+        self, ids: Sequence[str], fetch: Callable[[Sequence[str]], dict[str, T]]
+    ) -> dict[str, T]:
+        """Wait while others run ``ids``: until some are stored (returned) or some are free.
+
+        This is the one single-flight wait, for one run and for a sweep alike. Polls back off
+        from a few milliseconds to :data:`MAX_POLL_SECONDS`; a wait longer than
+        :data:`ANNOUNCE_SECONDS` is announced once, naming whose claims it waits for.
+
+        Returns:
+            The records of ``ids`` that appeared; empty when some id is no longer claimed
+            (its run failed or its owner died), so the caller may claim it.
+        """
+        pause = 0.005
+        started = time.monotonic()
+        announced = False
+        while True:
+            found = fetch(ids)
+            if found:
+                return found
+            live = self.owners(ids)
+            if len(live) < len(ids):
+                return {}
+            if not announced and time.monotonic() - started > ANNOUNCE_SECONDS:
+                announced = True
+                owner, expires = max(live.values(), key=lambda item: item[1])
+                logger.warning(
+                    "waiting for %d run(s) of %s that %s is running (its claim holds until %s "
+                    "unless renewed; a claim of a dead process is taken over when it expires)",
+                    len(ids),
+                    self.table_name,
+                    owner,
+                    expires.isoformat(timespec="seconds"),
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, MAX_POLL_SECONDS)
 
     # -------------------------------------------------------------- keeping leases alive
 

@@ -1,67 +1,52 @@
-"""Database plumbing for the Store: engines, internal tables and upserts."""
+"""Database plumbing: engines, write transactions, table creation and upserts."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import (
-    Column,
     Connection,
     Engine,
-    MetaData,
-    String,
     Table,
-    Text,
     create_engine,
     delete,
     event,
     insert,
-    select,
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import StaticPool
 
 __all__ = [
+    "CHUNK",
     "SQLITE_BUSY_TIMEOUT_MS",
+    "chunks",
+    "create_tables",
     "make_engine",
-    "meta_table",
-    "params_table",
     "upsert",
     "write_connection",
 ]
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 #: How long a SQLite connection waits for another writer before giving up.
 SQLITE_BUSY_TIMEOUT_MS: Final = 60_000
 
 _WRITE: Final = "entropic_write"
 
-internal_metadata = MetaData()
+#: Ids per statement wherever a list of ids goes into one query (``IN``), and rows per fetch.
+CHUNK: Final = 500
 
-#: Key/value facts about each entropic table (its hash scheme, the version that created it).
-meta_table: Final = Table(
-    "entropic_meta",
-    internal_metadata,
-    Column("table_name", String(128), primary_key=True),
-    Column("key", String(64), primary_key=True),
-    Column("value", String(255), nullable=False),
-)
 
-#: The kind of each parameter column of each entropic table, as its model declares it (see
-#: ``entropic._kinds``): what a reflected table cannot tell, such as an enum's members.
-params_table: Final = Table(
-    "entropic_params",
-    internal_metadata,
-    Column("table_name", String(128), primary_key=True),
-    Column("param", String(128), primary_key=True),
-    Column("kind", String(32), nullable=False),
-    Column("detail", Text(), nullable=True),
-)
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -128,33 +113,6 @@ def create_tables(engine: Engine, tables: Sequence[Table]) -> None:
             if attempt == 2:
                 raise
             logger.debug("retrying table creation after %s", exc)
-
-
-def read_meta(conn: Connection, table_name: str) -> dict[str, str]:
-    """The facts recorded about ``table_name``."""
-    rows = conn.execute(
-        select(meta_table.c.key, meta_table.c.value).where(meta_table.c.table_name == table_name)
-    )
-    return {str(key): str(value) for key, value in rows}
-
-
-def ensure_meta(engine: Engine, table_name: str, facts: Mapping[str, str]) -> dict[str, str]:
-    """Record ``facts`` that are not recorded yet and return what is recorded."""
-    with engine.connect() as conn:
-        known = read_meta(conn, table_name)
-    missing = {k: v for k, v in facts.items() if k not in known}
-    if missing:
-        try:
-            with write_connection(engine) as conn:
-                conn.execute(
-                    insert(meta_table),
-                    [{"table_name": table_name, "key": k, "value": v} for k, v in missing.items()],
-                )
-        except IntegrityError:
-            pass  # another process recorded them first
-        with engine.connect() as conn:
-            known = read_meta(conn, table_name)
-    return known
 
 
 def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -26,8 +26,9 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeEngine
 
-from entropic._db import params_table, upsert, write_connection
-from entropic.manifests import _jsonable
+from entropic._db import upsert, write_connection
+from entropic._internal import params_table
+from entropic._json import to_json
 from entropic.schema import UTCDateTime
 
 __all__ = ["Kind", "describe", "enum_from_detail", "read_kinds", "record_kinds", "rebuild_type"]
@@ -54,9 +55,7 @@ def describe(column: Column[Any]) -> Kind:
             return Kind("str")  # an enum of strings stores the strings themselves
         # SQLAlchemy stores each member by its label: its name, or what values_callable says
         members = type_.enum_class.__members__.values()
-        pairs = [
-            [label, _jsonable(m.value)] for label, m in zip(type_.enums, members, strict=False)
-        ]
+        pairs = [[label, to_json(m.value)] for label, m in zip(type_.enums, members, strict=False)]
         detail = {"name": type_.enum_class.__name__, "type_name": type_.name, "members": pairs}
         return Kind("enum", json.dumps(detail, sort_keys=True))
     if isinstance(type_, JSON):

@@ -16,18 +16,14 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Final, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy import Engine, Table, bindparam, select
 
+from entropic._db import chunks
 from entropic.schema import CustomData, UTCDateTime
 
-__all__ = ["CHUNK", "Reader", "RecordFactory"]
-
-#: Ids looked up per query.
-CHUNK: Final = 500
-
-T = TypeVar("T")
+__all__ = ["Reader", "sqlite_custom_data"]
 
 
 def _sqlite_utc(value: str | None) -> dt.datetime | None:
@@ -41,59 +37,13 @@ def _sqlite_utc(value: str | None) -> dt.datetime | None:
         return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def _sqlite_custom_data(value: str | None) -> CustomData | None:
+def sqlite_custom_data(value: str | None) -> CustomData | None:
     """custom_data as SQLite keeps it (JSON text), straight into its mutable type."""
     if value is None:
         return None
     if value == "{}":  # most records: skip the parser
         return CustomData()
     return CustomData(json.loads(value))
-
-
-class RecordFactory(Generic[T]):
-    """Builds detached model instances from rows in the table's column order."""
-
-    def __init__(self, cls: type[T], table: Table) -> None:
-        from sqlalchemy import inspect
-        from sqlalchemy.orm import configure_mappers
-
-        configure_mappers()
-        mapper = inspect(cls)
-        self._cls = cls
-        self._mapper = mapper
-        self._manager = mapper.class_manager
-        self.names = [mapper.get_property_by_column(c).key for c in table.columns]
-        columns = [c.name for c in table.columns]
-        self._id_index = columns.index("id")
-        self._custom_index = columns.index("custom_data")
-        self._custom_name = self.names[self._custom_index]
-        self._state_of = self._manager.state_getter()
-        # The "load" event wraps JSON values in their mutable types. Base's custom_data always
-        # listens to it; when that is the only listener (a model without mutable columns or
-        # load hooks of its own), its work is done here directly, otherwise the event fires.
-        self._fire_load = len(list(self._manager.dispatch.load)) != 1
-
-    def __call__(self, values: Sequence[Any]) -> T:
-        # What the ORM does when a query loads a row, minus the query: fill the instance's
-        # dict, wrap custom_data in its mutable type, and give the instance its identity key,
-        # which makes it detached.
-        obj: T = self._manager.new_instance()
-        state = self._state_of(obj)
-        state.dict.update(zip(self.names, values, strict=True))
-        data = values[self._custom_index]
-        if type(data) is not CustomData:
-            data = CustomData(data or ())
-            state.dict[self._custom_name] = data
-        if self._fire_load:
-            self._manager.dispatch.load(state, None)
-        else:
-            data._parents[state] = self._custom_name
-        state.key = self._mapper.identity_key_from_primary_key((values[self._id_index],))
-        return obj
-
-    def from_mapping(self, row: Any) -> T:
-        """Build a record from a mapping of attribute names to values."""
-        return self([row.get(name) for name in self.names])
 
 
 class Reader:
@@ -123,7 +73,7 @@ class Reader:
                 if isinstance(column.type, UTCDateTime):
                     processor: Any = _sqlite_utc
                 elif column.name == "custom_data":
-                    processor = _sqlite_custom_data
+                    processor = sqlite_custom_data
                 else:
                     processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
                 if processor is not None:
@@ -176,18 +126,18 @@ class Reader:
         if self._sqlite:
             cursor = self._cursor()
             try:
-                for start in range(0, len(ids), CHUNK):
-                    chunk = list(ids[start : start + CHUNK])
+                for chunk in chunks(ids):
                     marks = ",".join("?" * len(chunk))
-                    found = cursor.execute(f"{self._sql_select} IN ({marks})", chunk).fetchall()
+                    found = cursor.execute(
+                        f"{self._sql_select} IN ({marks})", list(chunk)
+                    ).fetchall()
                     rows.extend(self._process(found))
             finally:
                 cursor.close()
             return rows
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), CHUNK):
-                chunk = list(ids[start : start + CHUNK])
-                rows.extend(tuple(r) for r in conn.execute(self._by_ids, {"ids": chunk}))
+            for chunk in chunks(ids):
+                rows.extend(tuple(r) for r in conn.execute(self._by_ids, {"ids": list(chunk)}))
         return rows
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ __all__ = [
     "HASH_SCHEME",
     "RESERVED_KEYS",
     "hash_params",
+    "hash_values",
     "normalize",
     "to_python",
     "validate_id",
@@ -100,10 +101,10 @@ def hash_params(params: Mapping[str, Any]) -> str:
     Returns:
         The first 16 hex characters of the SHA-256 of the normalised parameters as compact JSON.
     """
-    return _hash_values({k: v for k, v in params.items() if k not in RESERVED_KEYS})
+    return hash_values({k: v for k, v in params.items() if k not in RESERVED_KEYS})
 
 
-def _hash_values(values: Mapping[str, Any]) -> str:
+def hash_values(values: Mapping[str, Any]) -> str:
     """:func:`hash_params` for a mapping known to hold no reserved key (the Store's hot path)."""
     body = {}
     for name in sorted(values):

@@ -11,15 +11,17 @@ import datetime as dt
 import json
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Any, Final
+
+from entropic._json import to_json
 
 __all__ = [
     "MANIFEST_VERSION",
     "Manifest",
+    "manifest_id",
     "manifest_path",
     "read_manifest",
     "scan_manifests",
@@ -47,18 +49,16 @@ def manifest_path(results_dir: Path, run_id: str) -> Path:
     return results_dir / f"{_PREFIX}{run_id}{_SUFFIX}"
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return _jsonable(value.value)
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
+def manifest_id(path: str | Path) -> str | None:
+    """Return the run id a manifest's file name gives, or ``None`` for another name.
+
+    The name alone is read, not the file: this works for a manifest that cannot be parsed.
+    """
+    name = Path(path).name
+    if len(name) > len(_PREFIX) + len(_SUFFIX) and name.startswith(_PREFIX):
+        if name.endswith(_SUFFIX):
+            return name[len(_PREFIX) : -len(_SUFFIX)]
+    return None
 
 
 def write_manifest(results_dir: Path, manifest: Manifest) -> Path:
@@ -72,10 +72,10 @@ def write_manifest(results_dir: Path, manifest: Manifest) -> Path:
     body = {
         "entropic_manifest": MANIFEST_VERSION,
         "id": manifest.id,
-        "params": _jsonable(manifest.params),
+        "params": to_json(manifest.params),
         "result_file": stored_file,
         "created_at": manifest.created_at.isoformat(),
-        "custom_data": _jsonable(manifest.custom_data),
+        "custom_data": to_json(manifest.custom_data),
     }
     tmp = f"{path}.{uuid.uuid4().hex[:12]}.tmp"
     data = json.dumps(body, sort_keys=True, allow_nan=True).encode()

@@ -24,7 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import NoSuchTableError
 
 from entropic import _kinds
-from entropic._db import create_tables, params_table
+from entropic._db import create_tables
+from entropic._internal import params_table
 from entropic.errors import SchemaError
 from entropic.schema import RESERVED_COLUMNS, Base, CustomData, UTCDateTime
 

@@ -10,11 +10,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import shutil
 import socket
-import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,14 +19,19 @@ from typing import Any, Final, TypeAlias
 
 from entropic.errors import MissingResultError
 from entropic.manifests import Manifest, write_manifest
+from entropic.scratch import SCRATCH_DIR_NAME, release, thread_folder
 
-__all__ = ["TEMP_DIR_NAME", "RunOutcome", "RunTask", "Runner", "perform"]
+__all__ = ["TEMP_DIR_NAME", "RunOutcome", "RunTask", "Runner", "perform", "release_scratch"]
+
+#: Remove this thread's scratch folder under a results directory (see :mod:`entropic.scratch`).
+release_scratch = release
 
 #: A runner writes one result file to ``params["result_file"]``.
 Runner: TypeAlias = Callable[[dict[str, Any]], None]
 
-#: Folder inside the results directory that holds results while their runner writes them.
-TEMP_DIR_NAME: Final = ".entropic-tmp"
+#: Folder inside the results directory that holds results while their runner writes them
+#: (kept for code written against entropic 3.0; :mod:`entropic.scratch` owns the layout).
+TEMP_DIR_NAME: Final = SCRATCH_DIR_NAME
 
 _HOST: Final = socket.gethostname()
 
@@ -81,35 +83,6 @@ class RunOutcome:
         return self.error is None
 
 
-_scratch_dirs: dict[tuple[str, int, int], str] = {}
-
-
-def _scratch_dir(results_dir: str) -> str:
-    """This thread's scratch folder under ``results_dir``, created on first use.
-
-    One folder per process and thread, reused from run to run: runs in one thread never overlap,
-    and a folder per run would cost a ``mkdir`` and an ``rmdir`` every time.
-    """
-    key = (results_dir, os.getpid(), threading.get_ident())
-    path = _scratch_dirs.get(key)
-    if path is None or not os.path.isdir(path):
-        path = os.path.join(
-            results_dir,
-            TEMP_DIR_NAME,
-            f"{socket.gethostname()}-{key[1]}-{key[2]}-{uuid.uuid4().hex[:8]}",
-        )
-        os.makedirs(path, exist_ok=True)
-        _scratch_dirs[key] = path
-    return path
-
-
-def release_scratch(results_dir: str | Path) -> None:
-    """Remove this thread's scratch folder under ``results_dir``, with anything left in it."""
-    path = _scratch_dirs.pop((str(results_dir), os.getpid(), threading.get_ident()), None)
-    if path is not None:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def _discard(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
@@ -133,7 +106,7 @@ def perform(task: RunTask, runner: Runner) -> RunOutcome:
         The outcome; never raises for a failed run.
     """
     final = task.result_file
-    temp_file = os.path.join(_scratch_dir(task.results_dir), os.path.basename(final))
+    temp_file = os.path.join(thread_folder(task.results_dir), os.path.basename(final))
     _discard(temp_file)  # a leftover of an interrupted run would confuse an exclusive create
     call = dict(task.params)
     call["id"] = task.id

@@ -1,72 +1,72 @@
-"""The Store: the run cache, and the only code that talks to the database."""
+"""The Store: the run cache's one public facade.
+
+The Store wires its collaborators together and hands each stage of a run to one of them; it holds
+no SQL of its own. Each collaborator receives what it needs (engine, table, parameter schema),
+never the Store:
+
+- :mod:`entropic._params`: the parameter schema, which turns params into a request;
+- :mod:`entropic._tablestate`: whether the table still matches the model (drift);
+- :mod:`entropic._internal`: every ``entropic_`` table and meta key;
+- :mod:`entropic._records` and :mod:`entropic._reading`: reading rows and building records;
+- :mod:`entropic._collision`: the collision guard on every hit;
+- :mod:`entropic._claims`: claims and the single-flight wait;
+- :mod:`entropic._single` and :mod:`entropic._sweeping`: one run, and one sweep;
+- :mod:`entropic._writing` and :mod:`entropic._indexing`: writing, deleting, registering, ingesting;
+- :mod:`entropic._queries`, :mod:`entropic._rekey`, :mod:`entropic._merge`;
+- :mod:`entropic.scratch` and :mod:`entropic.manifests`: the formats on disk;
+- :mod:`entropic.maintenance`: ``verify`` and ``gc``.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-import gc
-import json
+import builtins
 import logging
-import math
 import os
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from enum import Enum
-from itertools import islice
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy import Column, ColumnElement, Table, and_, delete, func, select, true, update
-from sqlalchemy import Enum as SAEnum
-from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import ColumnElement, Table
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import sessionmaker
 
-from entropic import _evolve, _kinds
+from entropic import _kinds
 from entropic import executors as _executors
 from entropic.__about__ import __version__
-from entropic._batching import BatchWriter
-from entropic._claims import ClaimBook, claims_table, new_owner
-from entropic._compare import same_value
-from entropic._db import (
-    create_tables,
+from entropic._claims import ClaimBook
+from entropic._collision import check_hit
+from entropic._db import make_engine
+from entropic._indexing import Indexer
+from entropic._internal import (
+    CREATED_BY,
+    FILE_SUFFIX,
+    HASH_SCHEME_KEY,
+    RESULTS_DIR,
+    create_internal_tables,
     ensure_meta,
-    make_engine,
-    meta_table,
-    params_table,
-    read_meta,
-    upsert,
-    write_connection,
+    record_meta,
 )
-from entropic._evolve import MIGRATING, PARAM_DEFAULT, MergeReport, id_map_table
+from entropic._merge import MergeReport, merge
+from entropic._params import ParameterSchema
 from entropic._progress import ProgressCallback, ProgressReporter
-from entropic._reading import Reader, RecordFactory
-from entropic.errors import (
-    FailedRun,
-    HashCollisionError,
-    ParameterError,
-    SchemaError,
-    SweepError,
-)
-from entropic.hashing import (
-    HASH_SCHEME,
-    RESERVED_KEYS,
-    _hash_values,
-    to_python,
-    validate_id,
-)
-from entropic.manifests import (
-    Manifest,
-    manifest_path,
-    read_manifest,
-    scan_manifests,
-    write_manifest,
-)
-from entropic.running import Runner, RunOutcome, RunTask, perform, release_scratch
-from entropic.schema import RESERVED_COLUMNS, Base
+from entropic._queries import Queries
+from entropic._records import Records
+from entropic._rekey import add_parameter
+from entropic._single import SingleRuns, need_runner
+from entropic._sweeping import Sweep
+from entropic._tablestate import TableState
+from entropic._tasks import Planner
+from entropic._writing import Writer
+from entropic.errors import ParameterError, SchemaError, SweepError
+from entropic.hashing import HASH_SCHEME
+from entropic.manifests import Manifest, manifest_path, write_manifest
+from entropic.running import Runner
+from entropic.schema import Base
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from entropic.maintenance import GcReport, Problem
 
 __all__ = ["Store"]
 
@@ -74,59 +74,28 @@ logger = logging.getLogger(__name__)
 
 ModelT = TypeVar("ModelT", bound=Base)
 
-#: Parameter sets looked up per query in a sweep.
-LOOKUP_CHUNK: Final = 500
-#: A sweep commits its finished runs at least this often...
-FLUSH_SECONDS: Final = 1.0
-#: ...or whenever this many have finished.
-FLUSH_RUNS: Final = 256
-#: Longest pause between two looks at a run another process is doing.
-MAX_POLL_SECONDS: Final = 0.5
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a sweep builds many records.
-
-    Building 100,000 records allocates enough objects to trigger repeated full collections,
-    each scanning every record built so far; nothing built here forms cycles that need them.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            if gc.get_freeze_count() == 0:
-                # Move what was built straight to the oldest generation, as surviving several
-                # collections would, but without scanning it: freeze() parks every tracked
-                # object in the permanent generation and unfreeze() hands them to the oldest.
-                gc.freeze()
-                gc.unfreeze()
-            gc.enable()
-
-
-def _not_finite(value: float) -> bool:
-    return not math.isfinite(value)
-
 
 def _refers(table: Table, other: Table) -> bool:
     """Whether ``table`` has a foreign key to ``other``."""
     return any(fk.column.table is other for fk in table.foreign_keys)
 
 
-#: Value types that need no conversion before hashing and persisting.
-_PLAIN: Final = frozenset({str, int, float, bool, type(None)})
-
-
-class _Request:
-    """A parameter set checked against the model: its key and the values to persist."""
-
-    __slots__ = ("key", "values")
-
-    def __init__(self, key: str, values: dict[str, Any]) -> None:
-        self.key = key
-        self.values = values
+def _check_suffix(results_dir: Path, file_suffix: Any) -> None:
+    if not isinstance(file_suffix, str) or any(
+        sep and sep in file_suffix for sep in ("/", os.sep, os.altsep, "\0")
+    ):
+        raise ValueError(f"file_suffix must be a file name ending, not {file_suffix!r}")
+    try:
+        limit = os.pathconf(results_dir, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    # the longest name a run can have: a 128-character explicit id, and its manifest
+    longest = max(128 + len(file_suffix.encode()), len(".") + 128 + len(".entropic.json"))
+    if longest > limit:
+        raise ValueError(
+            f"file_suffix {file_suffix[:40]!r}... is {len(file_suffix)} characters: result file "
+            f"names would exceed this file system's limit of {limit} bytes"
+        )
 
 
 class Store(Generic[ModelT]):
@@ -135,7 +104,9 @@ class Store(Generic[ModelT]):
     Args:
         runner: Called as ``runner(params)`` for each run; writes one file to
             ``params["result_file"]``. ``params`` is a copy of the parameters with ``id``,
-            ``result_file`` and, when given, ``custom_data`` added.
+            ``result_file`` and, when given, ``custom_data`` added. ``None`` opens the store
+            for inspection and repair only (queries, ``verify``, ``gc``, ``delete``, ...);
+            anything that would run then raises a ``TypeError``.
         result_cls: The model, a subclass of :class:`entropic.Base` with one column per
             parameter.
         results_dir: Where result files and their manifests live; created if missing.
@@ -148,7 +119,7 @@ class Store(Generic[ModelT]):
 
     Raises:
         TypeError: ``runner`` is not callable or ``result_cls`` is not an entropic model.
-        ValueError: ``file_suffix`` contains a path separator.
+        ValueError: ``file_suffix`` contains a path separator, or is too long for file names.
         SchemaError: The table was created with a different hash scheme.
 
     A Store opens one engine (a connection pool) and is safe to share between threads. Records it
@@ -157,7 +128,7 @@ class Store(Generic[ModelT]):
 
     def __init__(
         self,
-        runner: Runner,
+        runner: Runner | None,
         result_cls: type[ModelT],
         results_dir: str | Path = "./results",
         file_suffix: str = ".h5",
@@ -165,85 +136,62 @@ class Store(Generic[ModelT]):
         *,
         claim_lease: float = 60.0,
     ) -> None:
-        if not callable(runner):
+        if runner is not None and not callable(runner):
             raise TypeError(f"runner must be callable, not {type(runner).__name__}")
         if not (isinstance(result_cls, type) and issubclass(result_cls, Base)):
             raise TypeError("result_cls must be a mapped subclass of entropic.Base")
         if not hasattr(result_cls, "__table__"):
             raise TypeError(f"{result_cls.__name__} is not mapped: give it a __tablename__")
-        if not isinstance(file_suffix, str) or any(
-            sep and sep in file_suffix for sep in ("/", os.sep, os.altsep, "\0")
-        ):
-            raise ValueError(f"file_suffix must be a file name ending, not {file_suffix!r}")
-        self.runner: Runner = runner
+        if claim_lease <= 0:
+            raise ValueError(f"claim_lease must be positive, not {claim_lease!r}")
+        self.runner: Runner | None = runner
         self.result_cls: type[ModelT] = result_cls
         self.results_dir: Path = Path(results_dir).expanduser().resolve()
-        self.file_suffix: str = file_suffix
         self.results_dir.mkdir(parents=True, exist_ok=True)
+        _check_suffix(self.results_dir, file_suffix)
+        self.file_suffix: str = file_suffix
         self.engine: Engine = make_engine(db_url)
         table = result_cls.__table__
         assert isinstance(table, Table)
         self._table: Table = table
-        self._columns: dict[str, Column[Any]] = {
-            c.name: c for c in table.columns if c.name not in RESERVED_COLUMNS
-        }
-        self._column_names = frozenset(self._columns)
-        self._required = frozenset(
-            name
-            for name, c in self._columns.items()
-            if not c.nullable and c.default is None and c.server_default is None
-        )
-        self._defaults = {
-            name: (None if c.default is None else getattr(c.default, "arg", None))
-            for name, c in self._columns.items()
-            if name not in self._required
-            and c.server_default is None
-            and (c.default is None or getattr(c.default, "is_scalar", False))
-        }
-        self._enums = {
-            name: c.type.enum_class
-            for name, c in self._columns.items()
-            if isinstance(c.type, SAEnum) and c.type.enum_class is not None
-        }
-        # SQLite stores a NaN as NULL and MySQL/MariaDB refuse non-finite numbers: such a
-        # parameter is refused before its run, not when its row is written after it
-        dialect = self.engine.dialect.name
-        self._refuse_float: Callable[[float], bool] | None = (
-            math.isnan if dialect == "sqlite" else _not_finite if dialect == "mysql" else None
-        )
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._reader = Reader(self.engine, table)
-        self._make = RecordFactory(result_cls, table)
-        if claim_lease <= 0:
-            raise ValueError(f"claim_lease must be positive, not {claim_lease!r}")
-        self._claims = ClaimBook(self.engine, table.name, claim_lease)
+        engine = self.engine
         # Only this model's table and the tables it refers to: entropic.Base's metadata holds
         # every model of the process, and other models' tables do not belong in this database.
         needed = [t for t in result_cls.metadata.sorted_tables if t is table or _refers(table, t)]
-        create_tables(self.engine, [meta_table, params_table, claims_table, id_map_table, *needed])
-        self._drift: str | None = None
-        self._facts: dict[str, str] = {}
-        self._check_schema()
+        create_internal_tables(engine, needed)
+        self._schema = ParameterSchema(result_cls.__name__, table, engine.dialect.name)
+        self._state = TableState(engine, table, self._schema)
+        self._state.check()
         facts = ensure_meta(
-            self.engine,
+            engine,
             table.name,
-            {"hash_scheme": HASH_SCHEME, "created_by": f"entropic-core {__version__}"},
+            {HASH_SCHEME_KEY: HASH_SCHEME, CREATED_BY: f"entropic-core {__version__}"},
         )
-        self._facts = facts
-        self._filled: dict[str, Any] = {}
-        self._load_filled()
-        if facts.get("hash_scheme") != HASH_SCHEME:
+        if facts.get(HASH_SCHEME_KEY) != HASH_SCHEME:
             raise SchemaError(
-                f"table {table.name!r} was keyed with hash scheme {facts.get('hash_scheme')!r}, "
+                f"table {table.name!r} was keyed with hash scheme {facts.get(HASH_SCHEME_KEY)!r}, "
                 f"but this entropic uses {HASH_SCHEME!r}; its ids would not match"
             )
+        record_meta(
+            engine, table.name, {RESULTS_DIR: str(self.results_dir), FILE_SUFFIX: file_suffix}
+        )
         # what reflecting the table cannot tell (enum members, JSON on MariaDB), for tools
         # that open this store without the model's code
         _kinds.record_kinds(
-            self.engine, table.name, _kinds.declared_columns(result_cls, self._columns)
+            engine, table.name, _kinds.declared_columns(result_cls, self._schema.columns)
         )
+        self._records: Records[ModelT] = Records(engine, table, result_cls)
+        self._claims = ClaimBook(engine, table.name, claim_lease)
+        self._writer = Writer(engine, table, self._claims, self.results_dir)
+        self._planner = Planner(self._schema, self.results_dir, file_suffix)
+        self._single: SingleRuns[ModelT] = SingleRuns(
+            runner, self._planner, self._records, self._claims, self._writer
+        )
+        self._indexer = Indexer(engine, table, self._schema, self._writer, self.results_dir)
+        self._queries: Queries[ModelT] = Queries(engine, table, self._schema, self._records.make)
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ basics
 
     def __repr__(self) -> str:
         url = self.engine.url.render_as_string(hide_password=True)
@@ -254,7 +202,7 @@ class Store(Generic[ModelT]):
 
     def close(self) -> None:
         """Close the Store's database connections."""
-        self._reader.close()
+        self._records.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store[ModelT]:
@@ -263,67 +211,9 @@ class Store(Generic[ModelT]):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _check_schema(self) -> None:
-        """Compare the model with the table in the database and remember any difference."""
-        present = {c["name"] for c in sa_inspect(self.engine).get_columns(self._table.name)}
-        wanted = set(self._table.columns.keys())
-        lacking = sorted(wanted - present)
-        extra = sorted(present - wanted)
-        problems = []
-        if lacking:
-            names = ", ".join(lacking)
-            problems.append(
-                f"the table {self._table.name!r} lacks the model's column(s) {names}: add each "
-                f"with store.add_parameter(name, default) (or `entropic migrate add-param "
-                f"NAME=VALUE`), which also re-keys the existing runs"
-            )
-        if extra:
-            problems.append(
-                f"the table {self._table.name!r} has column(s) {', '.join(extra)} that "
-                f"{self.result_cls.__name__} lacks: add them to the model"
-            )
-        self._drift = "; ".join(problems) or None
-        if self._drift is None and any(k.startswith(MIGRATING) for k in self._facts):
-            self._load_filled()
-
-    def _load_filled(self) -> None:
-        """Read which parameters were added later, and the defaults old runs were keyed with."""
-        with self.engine.connect() as conn:
-            facts = read_meta(conn, self._table.name)
-        self._facts = facts
-        self._filled = {
-            key.removeprefix(PARAM_DEFAULT): self._from_json(
-                key.removeprefix(PARAM_DEFAULT), json.loads(value)
-            )
-            for key, value in facts.items()
-            if key.startswith(PARAM_DEFAULT) and key.removeprefix(PARAM_DEFAULT) in self._columns
-        }
-        migrating = [k.removeprefix(MIGRATING) for k in facts if k.startswith(MIGRATING)]
-        if migrating and self._drift is None:
-            self._drift = (
-                f"adding the parameter(s) {', '.join(migrating)} to {self._table.name!r} did "
-                "not finish: run store.add_parameter (or `entropic migrate add-param`) again "
-                "with the same default to complete it"
-            )
-
-    def _ready(self) -> None:
-        """Raise while the model and the table disagree (looking again first)."""
-        if self._drift is not None:
-            drift = self._refresh_schema()
-            if drift is not None:
-                raise SchemaError(drift)
-
-    def _refresh_schema(self) -> str | None:
-        """Look at the table again; return what still disagrees with the model, if anything."""
-        self._facts = {}
-        self._check_schema()
-        if self._drift is None:
-            self._load_filled()
-        return self._drift
-
     def result_path(self, run_id: str) -> Path:
         """The path of the result file of run ``run_id``."""
-        return self.results_dir / f"{run_id}{self.file_suffix}"
+        return self._planner.result_path(run_id)
 
     def key(self, params: Mapping[str, Any]) -> str:
         """Return the id that ``params`` is stored under (its hash, or its explicit ``id``).
@@ -332,159 +222,7 @@ class Store(Generic[ModelT]):
             TypeError: ``params`` is not a mapping.
             ParameterError: ``params`` has keys the model lacks, or an invalid explicit id.
         """
-        return self._request(params, complete=False).key
-
-    def _request(self, params: Mapping[str, Any], *, complete: bool) -> _Request:
-        if type(params) is not dict and not isinstance(params, Mapping):
-            raise TypeError(f"params must be a mapping (a dict), not {type(params).__name__}")
-        values: dict[str, Any] = {}
-        explicit: Any = None
-        for name, value in params.items():
-            if name in RESERVED_KEYS:
-                if name == "id":
-                    explicit = value
-                continue
-            values[name] = value if type(value) in _PLAIN else to_python(value)
-        if not self._column_names.issuperset(values):
-            unknown = [k for k in values if k not in self._columns]
-            raise ParameterError(
-                f"unknown parameter(s) {', '.join(map(repr, unknown))} for "
-                f"{self.result_cls.__name__}; its columns are {', '.join(self._columns) or 'none'}"
-            )
-        if explicit is None and self._filled:
-            # parameters added after these runs: leaving one out means its recorded default
-            for name, value in self._filled.items():
-                values.setdefault(name, value)
-        if complete and not self._required.issubset(values):
-            missing = sorted(self._required.difference(values))
-            raise ParameterError(
-                f"missing parameter(s) {', '.join(map(repr, missing))} for "
-                f"{self.result_cls.__name__}: these columns have no default"
-            )
-        key = validate_id(explicit) if explicit is not None else _hash_values(values)
-        for name, enum_cls in self._enums.items():
-            value = values.get(name)
-            if value is not None and not isinstance(value, enum_cls):
-                try:
-                    values[name] = enum_cls(value)
-                except ValueError:
-                    raise ParameterError(
-                        f"{value!r} is not a value of {enum_cls.__name__} (parameter {name!r})"
-                    ) from None
-        return _Request(key, values)
-
-    def _storable(self, request: _Request) -> _Request:
-        """Check that this database can store ``request``'s values, before anything runs."""
-        refuse = self._refuse_float
-        if refuse is not None:
-            for name, value in request.values.items():
-                if isinstance(value, float) and refuse(value):
-                    raise ParameterError(
-                        f"parameter {name!r} is {value!r}, which {self.engine.dialect.name} "
-                        "cannot store (SQLite keeps NaN as NULL; MySQL and MariaDB refuse NaN "
-                        "and infinities); use PostgreSQL, or encode the value, e.g. as None"
-                    )
-        return request
-
-    def _record(self, row: Mapping[str, Any]) -> ModelT:
-        return self._make.from_mapping(row)
-
-    def _check_hit(self, record: ModelT, request: _Request) -> ModelT:
-        if request.values.items() <= vars(record).items():
-            return record  # every value stored exactly as requested (compared in C)
-        mismatched = [
-            (name, getattr(record, name), value)
-            for name, value in request.values.items()
-            if not same_value(getattr(record, name), value)
-        ]
-        if mismatched:
-            detail = "; ".join(f"{n}={s!r} stored, {r!r} requested" for n, s, r in mismatched)
-            raise HashCollisionError(
-                f"id {request.key!r} is stored for different parameters ({detail}). "
-                "entropic rounds floats to 12 decimal places before hashing, so values that "
-                "differ only below 1e-12 share an id; rescale such a parameter (say, dt in "
-                "femtoseconds) or give each parameter set an explicit 'id'"
-            )
-        return record
-
-    def _fetch(self, ids: Sequence[str]) -> dict[str, ModelT]:
-        make = self._make
-        return {record.id: record for record in map(make, self._reader.many(ids))}
-
-    def _fetch_one(self, run_id: str) -> ModelT | None:
-        row = self._reader.one(run_id)
-        return None if row is None else self._make(row)
-
-    def _task(self, request: _Request, custom_data: Mapping[str, Any]) -> RunTask:
-        return RunTask(
-            id=request.key,
-            params={**self._defaults, **request.values},
-            result_file=str(self.result_path(request.key)),
-            results_dir=str(self.results_dir),
-            custom_data=dict(custom_data),
-        )
-
-    @staticmethod
-    def _row(task: RunTask, outcome: RunOutcome) -> dict[str, Any]:
-        return {
-            **task.params,
-            "id": task.id,
-            "result_file": task.result_file,
-            "created_at": outcome.created_at,
-            "custom_data": dict(outcome.custom_data),
-        }
-
-    def _persist(
-        self,
-        rows: Sequence[Mapping[str, Any]],
-        owner: str | None = None,
-        release: Iterable[str] = (),
-    ) -> None:
-        """Store ``rows`` and drop ``owner``'s claims on ``release`` in one transaction."""
-        with write_connection(self.engine) as conn:
-            upsert(conn, self._table, rows)
-            if owner is not None:
-                self._claims.release(release, owner, conn)
-
-    def _run(
-        self, request: _Request, custom_data: Mapping[str, Any], owner: str | None = None
-    ) -> ModelT:
-        task = self._task(request, custom_data)
-        try:
-            outcome = perform(task, self.runner)
-        finally:
-            release_scratch(self.results_dir)
-        if outcome.error is not None:
-            logger.info("run %s failed after %.3f s", task.id, outcome.elapsed_seconds)
-            raise outcome.error
-        row = self._row(task, outcome)
-        self._persist([row], owner, [task.id])
-        logger.info("ran %s in %.3f s", task.id, outcome.elapsed_seconds)
-        return self._record(row)
-
-    def _run_single_flight(self, request: _Request, custom_data: Mapping[str, Any]) -> ModelT:
-        """Run ``request`` unless another thread or process is already running it."""
-        owner = new_owner()
-        pause = 0.005
-        while True:
-            if self._claims.claim_one(request.key, owner):
-                try:
-                    record = self._fetch_one(request.key)
-                    if record is not None:  # finished by someone else since we looked
-                        return self._check_hit(record, request)
-                    with self._claims.kept(owner):
-                        return self._run(request, custom_data, owner)
-                finally:
-                    self._claims.release([request.key], owner)
-            logger.debug("waiting for %s, which another process is running", request.key)
-            while True:
-                record = self._fetch_one(request.key)
-                if record is not None:
-                    return self._check_hit(record, request)
-                if not self._claims.holders([request.key]):
-                    break  # the other run failed or its owner died: try to claim it
-                time.sleep(pause)
-                pause = min(pause * 2, MAX_POLL_SECONDS)
+        return self._schema.request(params, complete=False).key
 
     # ------------------------------------------------------------------ the seed's API
 
@@ -507,13 +245,13 @@ class Store(Generic[ModelT]):
             HashCollisionError: The id is stored for parameters that differ beyond float noise.
             Exception: Whatever the runner raises, unchanged; nothing is stored then.
         """
-        self._ready()
-        request = self._request(params, complete=True)
-        record = self._fetch_one(request.key)
+        self._state.ready()
+        request = self._schema.request(params, complete=True)
+        record = self._records.fetch_one(request.key)
         if record is not None:
             logger.debug("hit %s", request.key)
-            return self._check_hit(record, request)
-        return self._run_single_flight(self._storable(request), custom_data)
+            return check_hit(record, request)
+        return self._single.run_once(self._schema.storable(request), custom_data)
 
     def run(self, params: Mapping[str, Any], **custom_data: Any) -> ModelT:
         """Run the runner for ``params`` and store the result, replacing any stored one.
@@ -534,8 +272,9 @@ class Store(Generic[ModelT]):
             ParameterError: ``params`` does not fit the model; the runner is not called.
             Exception: Whatever the runner raises, unchanged.
         """
-        self._ready()
-        return self._run(self._storable(self._request(params, complete=True)), custom_data)
+        self._state.ready()
+        request = self._schema.storable(self._schema.request(params, complete=True))
+        return self._single.run(request, custom_data)
 
     def retrieve(self, params: Mapping[str, Any]) -> ModelT | None:
         """Look up the record of ``params`` without running anything.
@@ -551,10 +290,10 @@ class Store(Generic[ModelT]):
             ParameterError: ``params`` has keys the model lacks, or an invalid ``id``.
             HashCollisionError: The id is stored for different parameters.
         """
-        self._ready()
-        request = self._request(params, complete=False)
-        record = self._fetch_one(request.key)
-        return None if record is None else self._check_hit(record, request)
+        self._state.ready()
+        request = self._schema.request(params, complete=False)
+        record = self._records.fetch_one(request.key)
+        return None if record is None else check_hit(record, request)
 
     def register(
         self, params: Mapping[str, Any], result_file: str | Path, **custom_data: Any
@@ -575,51 +314,49 @@ class Store(Generic[ModelT]):
             FileNotFoundError: ``result_file`` does not exist.
             ParameterError: ``params`` does not fit the model.
         """
-        self._ready()
+        self._state.ready()
         path = Path(result_file).expanduser().resolve()
         if not path.is_file():
             raise FileNotFoundError(f"no result file at {path}")
-        request = self._storable(self._request(params, complete=True))
-        row = {
-            **request.values,
-            "id": request.key,
-            "result_file": str(path),
-            "created_at": dt.datetime.now(dt.UTC),
-            "custom_data": dict(custom_data),
-        }
-        write_manifest(
-            self.results_dir,
-            Manifest(request.key, request.values, str(path), row["created_at"], row["custom_data"]),
-        )
-        self._persist([row])
-        return self._record(row)
+        request = self._schema.storable(self._schema.request(params, complete=True))
+        return self._records.from_row(self._indexer.register(request, path, custom_data))
 
-    def delete(self, params: Mapping[str, Any], remove_file: bool = False) -> bool:
-        """Delete the record of ``params`` and its manifest.
+    def delete(
+        self,
+        params: Mapping[str, Any] | None = None,
+        hash: str | None = None,
+        remove_file: bool = False,
+    ) -> bool:
+        """Delete a stored run: its manifest, its record and, when asked, its result file.
+
+        The steps go in that order, so an interruption leaves the run either complete or gone
+        for good: once the manifest is removed, :meth:`ingest` cannot bring the run back.
 
         Args:
             params: The parameter set (or ``{"id": ...}``).
-            remove_file: Also delete the result file.
+            hash: A stored id; used instead of ``params`` when both are given.
+            remove_file: Also delete the result file (only ever inside ``results_dir``).
 
         Returns:
             Whether a record was removed.
 
         Raises:
+            ValueError: Neither ``params`` nor ``hash`` is given.
             HashCollisionError: The id is stored for different parameters; nothing is deleted.
         """
-        self._ready()
-        request = self._request(params, complete=False)
-        record = self._fetch_one(request.key)
+        self._state.ready()
+        if hash is not None:
+            request = self._schema.request({"id": hash}, complete=False)
+        elif params is not None:
+            request = self._schema.request(params, complete=False)
+        else:
+            raise ValueError("delete needs params or hash (a stored id)")
+        record = self._records.fetch_one(request.key)
         if record is None:
             manifest_path(self.results_dir, request.key).unlink(missing_ok=True)
             return False
-        self._check_hit(record, request)
-        with write_connection(self.engine) as conn:
-            removed = conn.execute(delete(self._table).where(self._table.c.id == request.key))
-        manifest_path(self.results_dir, request.key).unlink(missing_ok=True)
-        if remove_file:
-            Path(record.result_file).unlink(missing_ok=True)
-        return bool(removed.rowcount)
+        check_hit(record, request)
+        return self._writer.remove(record.id, record.result_file, remove_file)
 
     def patch(self, params: Mapping[str, Any], data: Mapping[str, Any]) -> ModelT:
         """Apply :meth:`Base.apply_patch` to a stored record and persist it.
@@ -634,9 +371,9 @@ class Store(Generic[ModelT]):
             KeyError: Nothing is stored for ``params``.
             ParameterError: ``data`` names a parameter column or the id.
         """
-        self._ready()
-        request = self._request(params, complete=False)
-        frozen = sorted(k for k in data if k in self._columns or k == "id")
+        self._state.ready()
+        request = self._schema.request(params, complete=False)
+        frozen = sorted(k for k in data if k in self._schema.columns or k == "id")
         if frozen:
             raise ParameterError(
                 f"cannot patch {', '.join(map(repr, frozen))}: parameters and the id are the "
@@ -646,14 +383,14 @@ class Store(Generic[ModelT]):
             record = session.get(self.result_cls, request.key)
             if record is None:
                 raise KeyError(f"no record with id {request.key!r}")
-            self._check_hit(record, request)
+            check_hit(record, request)
             record.apply_patch(data)
         if manifest_path(self.results_dir, record.id).exists():
             write_manifest(
                 self.results_dir,
                 Manifest(
                     record.id,
-                    {n: getattr(record, n) for n in self._columns},
+                    {n: getattr(record, n) for n in self._schema.columns},
                     record.result_file,
                     record.created_at,
                     dict(record.custom_data),
@@ -671,61 +408,8 @@ class Store(Generic[ModelT]):
         Returns:
             How many records were added.
         """
-        self._ready()
-        added = 0
-        paths = scan_manifests(self.results_dir)
-        while chunk := list(islice(paths, LOOKUP_CHUNK)):
-            by_id = {p.name[1 : -len(".entropic.json")]: p for p in chunk}
-            with self.engine.connect() as conn:
-                present = set(
-                    conn.scalars(select(self._table.c.id).where(self._table.c.id.in_(list(by_id))))
-                )
-            rows = []
-            for run_id, path in by_id.items():
-                if run_id in present:
-                    continue
-                try:
-                    manifest = read_manifest(path, self.results_dir)
-                    values = {k: self._from_json(k, v) for k, v in manifest.params.items()}
-                    self._request({**values, "id": manifest.id}, complete=True)
-                except (ValueError, KeyError, TypeError) as exc:
-                    logger.warning("skipping manifest %s: %s", path, exc)
-                    continue
-                if not Path(manifest.result_file).is_file():
-                    logger.warning("skipping manifest %s: its result file is missing", path)
-                    continue
-                rows.append(
-                    {
-                        **values,
-                        "id": manifest.id,
-                        "result_file": manifest.result_file,
-                        "created_at": manifest.created_at,
-                        "custom_data": manifest.custom_data,
-                    }
-                )
-            self._persist(rows)
-            added += len(rows)
-        logger.info("ingested %d manifests", added)
-        return added
-
-    def _from_json(self, name: str, value: Any) -> Any:
-        column = self._columns.get(name)
-        if column is None or value is None:
-            return value
-        enum_cls = self._enums.get(name)
-        if enum_cls is not None:
-            return enum_cls(value)
-        try:
-            python_type = column.type.python_type
-        except NotImplementedError:
-            return value
-        if python_type is dt.datetime and isinstance(value, str):
-            return dt.datetime.fromisoformat(value)
-        if python_type is dt.date and isinstance(value, str):
-            return dt.date.fromisoformat(value)
-        if isinstance(python_type, type) and issubclass(python_type, Enum):
-            return python_type(value)
-        return value
+        self._state.ready()
+        return self._indexer.ingest()
 
     # ------------------------------------------------------------------ sweeps
 
@@ -737,7 +421,7 @@ class Store(Generic[ModelT]):
         executor: str | _executors.Executor | None = None,
         progress: bool = False,
         callback: ProgressCallback | None = None,
-    ) -> list[ModelT]:
+    ) -> builtins.list[ModelT]:
         """Run or retrieve a result for every parameter set in ``params``.
 
         Every parameter set is checked against the model before anything runs. The cache is
@@ -765,172 +449,40 @@ class Store(Generic[ModelT]):
             SweepError: Some runs failed; all others were stored. It is an ``ExceptionGroup``
                 of the runners' exceptions.
         """
-        self._ready()
-        with _gc_paused():
-            records, position, pending = self._lookup(params)
-        total = len(records)
-        hits = total - len(pending)
-        logger.debug("sweep of %d parameter sets: %d hits, %d to run", total, hits, len(pending))
-        to_run = len(pending)  # _execute empties pending as it goes
-        reporter = ProgressReporter(total, hits, show=progress, callback=callback)
+        self._state.ready()
+        sweep: Sweep[ModelT] = Sweep(
+            self.result_cls,
+            self._schema,
+            self._records,
+            self._claims,
+            self._writer,
+            self._planner,
+            self.runner,
+        )
+        sweep.lookup(params)
+        total = sweep.total
+        to_run = len(sweep.pending)
+        logger.debug(
+            "sweep of %d parameter sets: %d hits, %d to run", total, total - to_run, to_run
+        )
+        if to_run:
+            need_runner(self.runner)
+        reporter = ProgressReporter(total, total - to_run, show=progress, callback=callback)
         try:
-            if pending:
-                failures = self._execute(pending, records, position, reporter, client, executor)
-            else:
-                failures = []
+            if to_run:
+                sweep.execute(reporter, client, executor)
         finally:
             reporter.close()
+        failures = sweep.failures
         if failures:
             ok = to_run - len(failures)
             raise SweepError(
                 f"{len(failures)} of {to_run} runs failed ({ok} stored)",
                 [f.error for f in failures],
                 failures,
-                records,
+                sweep.results,
             )
-        return records  # type: ignore[return-value]
-
-    def _lookup(
-        self, params: Iterable[Mapping[str, Any]]
-    ) -> tuple[list[ModelT | None], dict[str, int], dict[str, _Request]]:
-        """Check every parameter set and look the new ones up in chunks.
-
-        Returns:
-            The result list with hits filled in, each id's position in it, and the misses.
-        """
-        records: list[ModelT | None] = []
-        position: dict[str, int] = {}
-        pending: dict[str, _Request] = {}
-        iterator = iter(params)
-        index = 0
-        while chunk := list(islice(iterator, LOOKUP_CHUNK)):
-            fresh: list[_Request] = []
-            waiting: dict[str, _Request] = {}  # this chunk's new ids, not yet looked up
-            for item in chunk:
-                try:
-                    request = self._request(item, complete=True)
-                except (TypeError, ParameterError) as exc:
-                    exc.add_note(f"in parameter set #{index} of the sweep: {item!r}")
-                    raise
-                index += 1
-                at = position.get(request.key)
-                if at is None:
-                    position[request.key] = len(records)
-                    records.append(None)
-                    fresh.append(request)
-                    waiting[request.key] = request
-                    continue
-                earlier = records[at]
-                if earlier is not None:
-                    self._check_hit(earlier, request)
-                else:
-                    first = pending.get(request.key) or waiting[request.key]
-                    self._check_same(first, request)
-            found = self._fetch([r.key for r in fresh])
-            for request in fresh:
-                record = found.get(request.key)
-                if record is None:
-                    pending[request.key] = self._storable(request)
-                else:
-                    records[position[request.key]] = self._check_hit(record, request)
-        return records, position, pending
-
-    def _check_same(self, first: _Request, again: _Request) -> None:
-        stored = self.result_cls(**first.values)
-        self._check_hit(stored, again)
-
-    def _execute(
-        self,
-        pending: dict[str, _Request],
-        records: list[ModelT | None],
-        position: dict[str, int],
-        reporter: ProgressReporter,
-        client: Any,
-        executor: str | _executors.Executor | None,
-    ) -> list[FailedRun]:
-        """Run the misses, sharing the work with any other process sweeping the same ids."""
-        chosen = _executors.resolve(executor, client)
-        owner = new_owner()
-        failures: list[FailedRun] = []
-        pause = 0.005
-        with self._claims.kept(owner):
-            try:
-                while pending:
-                    held = self._claims.claim_many(list(pending), owner)
-                    progressed = bool(held)
-                    if held:
-                        # in the order they were given, not the claims' (a set's) order
-                        mine = {key: pending.pop(key) for key in list(pending) if key in held}
-                        done = self._fetch(list(mine))  # finished elsewhere since we looked
-                        for key, record in done.items():
-                            records[position[key]] = self._check_hit(record, mine.pop(key))
-                        self._claims.release(done, owner)
-                        reporter.advance(len(done), 0)
-                        if mine:
-                            failures += self._run_claimed(
-                                mine, records, position, reporter, chosen, owner
-                            )
-                    if pending:
-                        waiting = list(pending)
-                        found = self._fetch(waiting)
-                        for key, record in found.items():
-                            records[position[key]] = self._check_hit(record, pending.pop(key))
-                        reporter.advance(len(found), 0)
-                        progressed = progressed or bool(found)
-                        if pending and not progressed:
-                            orphaned = set(pending) - self._claims.holders(list(pending))
-                            if not orphaned:
-                                time.sleep(pause)
-                                pause = min(pause * 2, MAX_POLL_SECONDS)
-                        else:
-                            pause = 0.005
-            finally:
-                self._claims.release(list(pending), owner)
-        return failures
-
-    def _run_claimed(
-        self,
-        mine: dict[str, _Request],
-        records: list[ModelT | None],
-        position: dict[str, int],
-        reporter: ProgressReporter,
-        chosen: _executors.Executor,
-        owner: str,
-    ) -> list[FailedRun]:
-        """Run the claimed ``mine`` through ``chosen``; persist in batches as they complete."""
-        tasks = {key: self._task(request, {}) for key, request in mine.items()}
-        failures: list[FailedRun] = []
-
-        def commit(rows: list[dict[str, Any]], released: list[str]) -> None:
-            self._persist(rows, owner, [*(row["id"] for row in rows), *released])
-            for row in rows:
-                records[position[row["id"]]] = self._record(row)
-            if rows:
-                logger.info("stored %d runs", len(rows))
-
-        writer = BatchWriter(commit, interval=FLUSH_SECONDS, size=FLUSH_RUNS)
-        outcomes: Iterator[RunOutcome] = iter(chosen.execute(list(tasks.values()), self.runner))
-        try:
-            for outcome in outcomes:
-                task = tasks.pop(outcome.id)
-                if outcome.error is None:
-                    writer.add(row=self._row(task, outcome))
-                    reporter.advance(1, 0)
-                else:
-                    error = outcome.error
-                    error.add_note(f"entropic run {task.id} with params {dict(task.params)!r}")
-                    failures.append(FailedRun(task.id, dict(task.params), error))
-                    writer.add(release=task.id)
-                    logger.info("run %s failed: %r", task.id, error)
-                    reporter.advance(1, 1)
-        finally:
-            close = getattr(outcomes, "close", None)
-            if close is not None:
-                close()
-            for key in tasks:  # runs that never finished: let others take them
-                writer.add(release=key)
-            writer.close()
-        return failures
+        return sweep.results  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ evolving a store
 
@@ -963,8 +515,7 @@ class Store(Generic[ModelT]):
         Raises:
             ParameterError: The model has no column ``name``.
         """
-        rekeyed: int = _evolve.add_parameter(self, name, default, callback)
-        return rekeyed
+        return add_parameter(self.engine, self._state, self._planner, name, default, callback)
 
     def merge(self, other_db_url: str | URL, other_results_dir: str | Path) -> MergeReport:
         """Copy into this store the runs another store has and this one lacks.
@@ -982,8 +533,10 @@ class Store(Generic[ModelT]):
         Returns:
             A report of what was copied, already present, in conflict, or missing.
         """
-        self._ready()
-        return _evolve.merge(self, str(other_db_url), other_results_dir)
+        self._state.ready()
+        return merge(
+            self._schema, self._records, self._writer, str(other_db_url), other_results_dir
+        )
 
     def relocate(self, old_prefix: str | Path, new_prefix: str | Path) -> int:
         """Rewrite ``result_file`` paths after a results directory moved.
@@ -993,45 +546,50 @@ class Store(Generic[ModelT]):
         Returns:
             How many rows changed.
         """
-        self._ready()
-        old, new = str(old_prefix), str(new_prefix)
-        column = self._table.c.result_file
-        changed = 0
-        with write_connection(self.engine) as conn:
-            rows = conn.execute(
-                select(self._table.c.id, column).where(column.startswith(old, autoescape=True))
-            ).all()
-            for run_id, path in rows:
-                conn.execute(
-                    update(self._table)
-                    .where(self._table.c.id == run_id)
-                    .values(result_file=new + path[len(old) :])
-                )
-                changed += 1
-        return changed
+        self._state.ready()
+        return self._writer.relocate(str(old_prefix), str(new_prefix))
+
+    # ------------------------------------------------------------------ maintenance
+
+    def verify(self) -> builtins.list[Problem]:
+        """Compare the database with the results directory and return every problem found.
+
+        Nothing is changed. See :func:`entropic.maintenance.verify`.
+        """
+        from entropic import maintenance
+
+        self._state.ready()
+        return maintenance.verify(self.engine, self._table, self.results_dir, self.file_suffix)
+
+    def gc(self, *, dry_run: bool = False, purge: bool = False, force: bool = False) -> GcReport:
+        """Remove orphaned files and rows, moving files to the trash unless ``purge``.
+
+        See :func:`entropic.maintenance.collect_garbage`.
+        """
+        from entropic import maintenance
+
+        self._state.ready()
+        return maintenance.collect_garbage(
+            self.engine,
+            self._table,
+            self.results_dir,
+            self.file_suffix,
+            dry_run=dry_run,
+            purge=purge,
+            force=force,
+        )
+
+    def empty_trash(self) -> int:
+        """Delete for good what :meth:`gc` moved to the trash; return how many files went."""
+        from entropic import maintenance
+
+        return maintenance.empty_trash(self.results_dir)
 
     # ------------------------------------------------------------------ queries
 
-    def _where(self, where: ColumnElement[bool] | None, equals: Mapping[str, Any]) -> Any:
-        columns = self._table.columns
-        unknown = sorted(k for k in equals if k not in columns)
-        if unknown:
-            raise ParameterError(
-                f"unknown column(s) {', '.join(map(repr, unknown))} for "
-                f"{self.result_cls.__name__}; its columns are {', '.join(columns.keys())}"
-            )
-        clauses: list[Any] = []
-        for name, value in equals.items():
-            value = to_python(value)
-            enum_cls = self._enums.get(name)
-            if enum_cls is not None and value is not None and not isinstance(value, enum_cls):
-                value = enum_cls(value)
-            clauses.append(columns[name].is_(None) if value is None else columns[name] == value)
-        if where is not None:
-            clauses.append(where)
-        return and_(true(), *clauses)
-
-    def find(self, where: ColumnElement[bool] | None = None, **equals: Any) -> list[ModelT]:
+    def find(
+        self, where: ColumnElement[bool] | None = None, **equals: Any
+    ) -> builtins.list[ModelT]:
         """Return the stored records whose columns equal ``equals`` (and match ``where``).
 
         Args:
@@ -1045,14 +603,18 @@ class Store(Generic[ModelT]):
         Raises:
             ParameterError: ``equals`` names a column the model lacks.
         """
-        return list(self.iter_records(where, **equals))
+        return builtins.list(self.iter_records(where, **equals))
+
+    def list(
+        self, where: ColumnElement[bool] | None = None, **equals: Any
+    ) -> builtins.list[ModelT]:
+        """The same as :meth:`find`; kept for scripts written for entropic 2.x."""
+        return self.find(where, **equals)
 
     def count(self, where: ColumnElement[bool] | None = None, **equals: Any) -> int:
         """Return how many stored records match, as :meth:`find` selects them."""
-        self._ready()
-        query = select(func.count()).select_from(self._table).where(self._where(where, equals))
-        with self.engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
+        self._state.ready()
+        return self._queries.count(self._queries.where(where, equals))
 
     def iter_records(
         self, where: ColumnElement[bool] | None = None, **equals: Any
@@ -1062,12 +624,8 @@ class Store(Generic[ModelT]):
         Memory stays flat however large the store is: rows are streamed from the database and
         each record is built as it is reached.
         """
-        self._ready()
-        query = select(self._table).where(self._where(where, equals)).order_by(self._table.c.id)
-        with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=LOOKUP_CHUNK).execute(query)
-            for row in result:
-                yield self._make(tuple(row))
+        self._state.ready()
+        return self._queries.iterate(self._queries.where(where, equals))
 
     def __iter__(self) -> Iterator[ModelT]:
         """Iterate over every stored record (see :meth:`iter_records`)."""
@@ -1085,19 +643,5 @@ class Store(Generic[ModelT]):
         Raises:
             ImportError: pandas is not installed (``pip install "entropic-core[pandas]"``).
         """
-        try:
-            import pandas as pd  # type: ignore[import-untyped,unused-ignore]
-        except ImportError as exc:
-            raise ImportError(
-                "Store.to_pandas needs pandas, which is not installed; install the extra "
-                "entropic-core[pandas] (or pandas itself)"
-            ) from exc
-        self._ready()
-        names = list(self._table.columns.keys())
-        query = select(self._table).where(self._where(where, equals)).order_by(self._table.c.id)
-        with self.engine.connect() as conn:
-            rows = [tuple(r) for r in conn.execute(query)]
-        frame = pd.DataFrame.from_records(rows, columns=names)
-        if "created_at" in frame:
-            frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
-        return frame
+        self._state.ready()
+        return self._queries.frame(self._queries.where(where, equals))

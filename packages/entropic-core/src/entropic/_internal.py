@@ -1,0 +1,161 @@
+"""entropic's own tables: one owner for every ``entropic_`` table and every meta key.
+
+Nothing of entropic's bookkeeping goes into a user's table. Each fact lives in a table defined
+here, keyed by the user's table name, so several entropic tables can share one database:
+
+- ``entropic_meta``: key/value facts about a table (hash scheme, creating version, results
+  directory, file suffix, migrations in progress, defaults of parameters added later);
+- ``entropic_params``: each parameter column's kind as the model declares it;
+- ``entropic_claims``: runs in progress, with their owner and lease;
+- ``entropic_id_map``: old and new ids of runs re-keyed by ``add_parameter``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+from sqlalchemy import Column, Connection, Engine, MetaData, String, Table, Text, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from entropic._db import create_tables, upsert, write_connection
+from entropic.schema import UTCDateTime
+
+__all__ = [
+    "CREATED_BY",
+    "FILE_SUFFIX",
+    "HASH_SCHEME_KEY",
+    "MIGRATING",
+    "PARAM_DEFAULT",
+    "RESULTS_DIR",
+    "claims_table",
+    "create_internal_tables",
+    "ensure_meta",
+    "id_map_table",
+    "internal_metadata",
+    "meta_table",
+    "params_table",
+    "read_meta",
+    "record_meta",
+    "set_meta",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Prefix of every internal table's name.
+PREFIX: Final = "entropic_"
+
+internal_metadata = MetaData()
+
+#: Key/value facts about each entropic table.
+meta_table: Final = Table(
+    "entropic_meta",
+    internal_metadata,
+    Column("table_name", String(128), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("value", String(255), nullable=False),
+)
+
+#: The kind of each parameter column of each entropic table, as its model declares it (see
+#: ``entropic._kinds``): what a reflected table cannot tell, such as an enum's members.
+params_table: Final = Table(
+    "entropic_params",
+    internal_metadata,
+    Column("table_name", String(128), primary_key=True),
+    Column("param", String(128), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text(), nullable=True),
+)
+
+#: Runs in progress: who runs them and until when the claim holds without renewal.
+claims_table: Final = Table(
+    "entropic_claims",
+    internal_metadata,
+    Column("table_name", String(128), primary_key=True),
+    Column("run_id", String(128), primary_key=True),
+    Column("owner", String(160), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+#: Old and new ids of runs re-keyed by ``add_parameter``, so links to old ids can be followed.
+id_map_table: Final = Table(
+    "entropic_id_map",
+    internal_metadata,
+    Column("table_name", String(128), primary_key=True),
+    Column("old_id", String(128), primary_key=True),
+    Column("new_id", String(128), nullable=False),
+    Column("parameter", String(128), nullable=False),
+)
+
+# ---------------------------------------------------------------------- meta keys
+
+#: The hashing scheme a table's ids were made with.
+HASH_SCHEME_KEY: Final = "hash_scheme"
+#: The distribution and version that created a table.
+CREATED_BY: Final = "created_by"
+#: The results directory the last Store that opened a table used (absolute).
+RESULTS_DIR: Final = "results_dir"
+#: The file suffix of a table's result files.
+FILE_SUFFIX: Final = "file_suffix"
+#: Prefix of the key marking an ``add_parameter`` that has not finished (value: the default).
+MIGRATING: Final = "migrating:"
+#: Prefix of the key recording the default that old runs of an added parameter were keyed with.
+PARAM_DEFAULT: Final = "param_default:"
+
+
+def create_internal_tables(engine: Engine, user_tables: Sequence[Table] = ()) -> None:
+    """Create every internal table and ``user_tables`` where they are missing."""
+    create_tables(engine, [*internal_metadata.sorted_tables, *user_tables])
+
+
+def read_meta(conn: Connection, table_name: str) -> dict[str, str]:
+    """The facts recorded about ``table_name``."""
+    rows = conn.execute(
+        select(meta_table.c.key, meta_table.c.value).where(meta_table.c.table_name == table_name)
+    )
+    return {str(key): str(value) for key, value in rows}
+
+
+def ensure_meta(engine: Engine, table_name: str, facts: Mapping[str, str]) -> dict[str, str]:
+    """Record ``facts`` that are not recorded yet and return what is recorded."""
+    with engine.connect() as conn:
+        known = read_meta(conn, table_name)
+    missing = {k: v for k, v in facts.items() if k not in known}
+    if missing:
+        try:
+            with write_connection(engine) as conn:
+                conn.execute(
+                    insert(meta_table),
+                    [{"table_name": table_name, "key": k, "value": v} for k, v in missing.items()],
+                )
+        except IntegrityError:
+            pass  # another process recorded them first
+        with engine.connect() as conn:
+            known = read_meta(conn, table_name)
+    return known
+
+
+def record_meta(engine: Engine, table_name: str, facts: Mapping[str, str]) -> None:
+    """Record ``facts`` about ``table_name``, replacing what was recorded under the same keys."""
+    with engine.connect() as conn:
+        known = read_meta(conn, table_name)
+    changed = [
+        {"table_name": table_name, "key": k, "value": v}
+        for k, v in facts.items()
+        if known.get(k) != v
+    ]
+    if changed:
+        with write_connection(engine) as conn:
+            upsert(conn, meta_table, changed)
+
+
+def set_meta(engine: Engine, table_name: str, key: str, value: str | None) -> None:
+    """Record one fact about ``table_name``, or forget it when ``value`` is ``None``."""
+    c = meta_table.c
+    with write_connection(engine) as conn:
+        conn.execute(meta_table.delete().where((c.table_name == table_name) & (c.key == key)))
+        if value is not None:
+            conn.execute(
+                meta_table.insert(), [{"table_name": table_name, "key": key, "value": value}]
+            )

@@ -1,0 +1,48 @@
+"""JSON conversion of parameter values, both ways: one owner for manifests, meta and kinds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Column
+from sqlalchemy import Enum as SAEnum
+
+__all__ = ["from_json", "to_json"]
+
+
+def to_json(value: Any) -> Any:
+    """``value`` as plain JSON data: enums by value, dates as ISO text, tuples as lists."""
+    if isinstance(value, Enum):
+        return to_json(value.value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def from_json(column: Column[Any] | None, value: Any) -> Any:
+    """Turn ``value``, read from JSON, back into what ``column`` holds (enum, date, ...)."""
+    if column is None or value is None:
+        return value
+    type_ = column.type
+    if isinstance(type_, SAEnum) and type_.enum_class is not None:
+        return type_.enum_class(value)
+    try:
+        python_type = type_.python_type
+    except NotImplementedError:
+        return value
+    if python_type is dt.datetime and isinstance(value, str):
+        return dt.datetime.fromisoformat(value)
+    if python_type is dt.date and isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    if isinstance(python_type, type) and issubclass(python_type, Enum):
+        return python_type(value)
+    return value
