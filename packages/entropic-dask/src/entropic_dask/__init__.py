@@ -10,6 +10,6 @@ that owns the store opens the database.
 from __future__ import annotations
 
 from entropic_dask.__about__ import __version__
-from entropic_dask.executor import DaskExecutor, DaskFallbackWarning
+from entropic_dask.executor import DaskExecutor, DaskFallbackWarning, NoWorkerWarning
 
-__all__ = ["DaskExecutor", "DaskFallbackWarning", "__version__"]
+__all__ = ["DaskExecutor", "DaskFallbackWarning", "NoWorkerWarning", "__version__"]

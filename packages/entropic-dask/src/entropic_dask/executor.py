@@ -10,7 +10,13 @@ The runner's own exceptions are caught on the worker by :func:`entropic.running.
 back as failed outcomes. A Dask task that itself fails (its workers died, it was cancelled, the
 client closed) is an infrastructure failure: the runs it carried are performed in this process
 instead, after the cluster has done what it can, with one :class:`DaskFallbackWarning` per sweep
-naming the causes. Runs whose outcome was already yielded never run again.
+naming the causes; with ``fallback=False`` they are not, and the sweep ends with
+:class:`~entropic.FallbackRefusedError` instead. Runs whose outcome was already yielded never run
+again.
+
+Workers may come and go during a sweep (batch jobs that start late, retire at their lifetime or
+are preempted): a run lost with its worker is rerun elsewhere by the scheduler. While the cluster
+has no worker at all for ``worker_wait`` seconds, one :class:`NoWorkerWarning` says so.
 """
 
 from __future__ import annotations
@@ -25,16 +31,23 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from itertools import islice
-from pathlib import Path
 from typing import Any, Final
 
 import distributed
 from distributed.protocol import pickle as dask_pickle
 
-from entropic.running import TEMP_DIR_NAME, Runner, RunOutcome, RunTask, perform, release_scratch
+from entropic import FallbackRefusedError, scratch
+from entropic.running import Runner, RunOutcome, RunTask, perform
 from entropic_dask._remote import perform_one, perform_pack
 
-__all__ = ["FUTURES_PER_THREAD", "MIN_FUTURES", "DaskExecutor", "DaskFallbackWarning"]
+__all__ = [
+    "FUTURES_PER_THREAD",
+    "MIN_FUTURES",
+    "WORKER_WAIT_SECONDS",
+    "DaskExecutor",
+    "DaskFallbackWarning",
+    "NoWorkerWarning",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,18 +68,52 @@ _LINGER_SECONDS: Final = 0.1
 _DONE: Final = frozenset({"finished", "error", "cancelled"})
 #: How often the automatic window follows a cluster that grows or shrinks.
 _RESIZE_SECONDS: Final = 5.0
+#: The default of ``worker_wait``: how long a sweep waits without any worker before saying so.
+WORKER_WAIT_SECONDS: Final = 60.0
+#: How often a waiting sweep asks the scheduler how many workers it has.
+_WORKER_POLL_SECONDS: Final = 1.0
+#: Longest description of one exception in a warning or an error message.
+_MAX_DESCRIPTION: Final = 600
 
 
 class DaskFallbackWarning(RuntimeWarning):
     """Some runs of a sweep ran in the calling process because the Dask cluster could not."""
 
 
+class NoWorkerWarning(RuntimeWarning):
+    """A sweep has waited ``worker_wait`` seconds for a Dask worker, and none has connected."""
+
+
+def _one_line(exc: BaseException) -> str:
+    """``Type: message``, the message's lines joined into one."""
+    text = " ".join(str(exc).split())
+    if len(text) > _MAX_DESCRIPTION:
+        cut = text.rfind(" ", 0, _MAX_DESCRIPTION)
+        text = text[: cut if cut > 0 else _MAX_DESCRIPTION] + " [...]"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The first exception of the chain that ``exc`` ends (``raise ... from`` or during)."""
+    seen = {id(exc)}
+    while True:
+        below = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        if below is None or id(below) in seen:
+            return exc
+        seen.add(id(below))
+        exc = below
+
+
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
-    if len(first) > 200:
-        first = first[:197] + "..."
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    """One line naming what went wrong, the root cause first.
+
+    The scheduler, for one, wraps a graph it cannot unpickle in a ``RuntimeError`` about
+    different environments; the ``ModuleNotFoundError`` underneath is what the user must fix.
+    """
+    root = _root_cause(exc)
+    if root is exc:
+        return _one_line(exc)
+    return f"{_one_line(root)} (reported as {_one_line(exc)})"
 
 
 def _exception_of(future: Any) -> BaseException:
@@ -103,11 +150,21 @@ class DaskExecutor:
         pack: Runs per Dask task. The default, 1, gives each run its own task and key; a larger
             number amortises Dask's per-task cost over several short runs (their
             ``elapsed_seconds`` are still measured one by one).
+        worker_wait: Seconds a sweep waits while the cluster has no worker at all before it
+            warns, once, with a :class:`NoWorkerWarning` (how many runs wait, what the cluster
+            reports: batch jobs still queued, say). The sweep keeps waiting: workers that join
+            later are used. ``None`` never warns.
+        fallback: Whether runs the cluster could not perform (lost tasks given up on, a
+            scheduler that cannot unpickle the runner, a closed client) run in this process.
+            ``False`` stops submitting at the first such failure, lets the runs in flight
+            finish, and raises :class:`~entropic.FallbackRefusedError` naming the cause.
 
     Attributes:
         client: The client in use.
         max_in_flight: Most runs that were in flight at once during the latest sweep.
         fallback_runs: Runs of the latest sweep performed in this process instead.
+        worker_wait: The ``worker_wait`` option.
+        fallback: The ``fallback`` option.
 
     Raises:
         ValueError: ``client`` is ``None`` and there is no current client, or an option is not
@@ -124,6 +181,8 @@ class DaskExecutor:
         window: int | None = None,
         batch: int | None = None,
         pack: int = 1,
+        worker_wait: float | None = WORKER_WAIT_SECONDS,
+        fallback: bool = True,
     ) -> None:
         if client is None:
             try:
@@ -143,10 +202,18 @@ class DaskExecutor:
         for option, value in (("window", window), ("batch", batch), ("pack", pack)):
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{option} must be a positive integer, not {value!r}")
+        if worker_wait is not None and (
+            isinstance(worker_wait, bool)
+            or not isinstance(worker_wait, int | float)
+            or not worker_wait >= 0
+        ):
+            raise ValueError(f"worker_wait must be seconds (a number) or None, not {worker_wait!r}")
         self.client: Any = client
         self.window = window
         self.batch = batch
         self.pack = pack
+        self.worker_wait = None if worker_wait is None else float(worker_wait)
+        self.fallback = bool(fallback)
         self.max_in_flight = 0
         self.fallback_runs = 0
 
@@ -165,14 +232,20 @@ class DaskExecutor:
         Yields:
             One outcome per task, in completion order.
 
+        Raises:
+            FallbackRefusedError: With ``fallback=False``, some runs could not be performed on
+                the cluster; the runs whose outcomes were yielded before are complete.
+
         Warns:
             DaskFallbackWarning: Some runs were performed in this process; the message names
                 why (a closed client, lost workers, cancelled tasks, an unpicklable runner).
+            NoWorkerWarning: The cluster had no worker for ``worker_wait`` seconds.
         """
         return _DaskSweep(self, runner).outcomes(tasks)
 
     def __repr__(self) -> str:
         options = f"window={self.window!r}, batch={self.batch!r}, pack={self.pack!r}"
+        options += f", worker_wait={self.worker_wait!r}, fallback={self.fallback!r}"
         return f"DaskExecutor(client={self.client!r}, {options})"
 
 
@@ -198,6 +271,10 @@ class _DaskSweep:
         self.window = 0
         self.batch = 0
         self.resized = 0.0
+        self.refused = False  # fallback=False and something failed: submit nothing more
+        self.workers_checked = 0.0
+        self.no_worker_since: float | None = time.monotonic()
+        self.warned_no_worker = executor.worker_wait is None
         executor.max_in_flight = 0
         executor.fallback_runs = 0
 
@@ -213,10 +290,10 @@ class _DaskSweep:
         else:
             try:
                 while True:
-                    if self.usable and not self.exhausted:
+                    if self.usable and not self.exhausted and not self.refused:
                         self._fill(source)
                     if not self.in_flight:
-                        if self.exhausted or not self.usable:
+                        if self.exhausted or not self.usable or self.refused:
                             break
                         continue  # a batch failed to submit: carry on with the next one
                     batch = self._next_batch()
@@ -337,10 +414,42 @@ class _DaskSweep:
                     deadline = now + _LINGER_SECONDS
                 if len(batch) >= min(self.batch, len(self.in_flight)) or now >= deadline:
                     return batch
+            else:
+                # What looked done can go back to pending: its result was lost with a worker
+                # that retired or died, and the scheduler computes it again. Linger afresh.
+                deadline = 0.0
+                self._watch_workers(now)
             if self.client.status != "running":
                 return batch or None
-            time.sleep(min(pause, deadline - now) if deadline else pause)
+            time.sleep(max(0.0, min(pause, deadline - now)) if deadline else pause)
             pause = min(2 * pause, _LONGEST_PAUSE)
+
+    def _watch_workers(self, now: float) -> None:
+        """Warn once when the cluster has had no worker for ``worker_wait`` seconds."""
+        if self.warned_no_worker or now - self.workers_checked < _WORKER_POLL_SECONDS:
+            return
+        self.workers_checked = now
+        try:
+            workers = len(self.client.nthreads())
+        except Exception:  # an unreachable scheduler shows itself elsewhere
+            return
+        if workers:
+            self.no_worker_since = None
+            return
+        if self.no_worker_since is None:
+            self.no_worker_since = now
+        waited = now - self.no_worker_since
+        wait = self.executor.worker_wait
+        if wait is None or waited < wait:
+            return
+        self.warned_no_worker = True
+        message = (
+            f"entropic-dask: no Dask worker for {waited:.0f} s: 0 workers connected to "
+            f"{self.client.scheduler.address}, {self.runs_in_flight} runs waiting; "
+            f"{_cluster_report(self.client)}. The sweep goes on waiting for workers."
+        )
+        logger.warning("%s", message)
+        warnings.warn(message, NoWorkerWarning, stacklevel=2)
 
     def _collect(self, batch: list[Any]) -> Iterator[RunOutcome]:
         finished = []
@@ -399,9 +508,13 @@ class _DaskSweep:
 
     def _fail(self, tasks: Sequence[RunTask], exc: BaseException) -> None:
         described = _describe(exc)
-        self.causes.setdefault(type(exc).__name__, described)
+        self.causes.setdefault(type(_root_cause(exc)).__name__, described)
         self.fallback.extend(tasks)
-        logger.info("%d runs will run in this process: %s", len(tasks), described)
+        if self.executor.fallback:
+            logger.info("%d runs will run in this process: %s", len(tasks), described)
+        else:
+            self.refused = True
+            logger.info("%d runs could not run on the cluster: %s", len(tasks), described)
 
     def _abandon(self, reason: str) -> None:
         """Give up on the cluster: every run in flight goes to the fallback."""
@@ -427,18 +540,27 @@ class _DaskSweep:
 
     def _serially(self, source: Iterator[RunTask], total: int | None) -> Iterator[RunOutcome]:
         """Perform the runs the cluster could not take in this process, after one warning."""
-        if self.usable and not self.fallback:
+        if self.usable and not self.refused and not self.fallback:
             return
+        remaining: int | None
         if total is not None:
-            count = f"{len(self.fallback) + total - self.consumed} runs"
-        elif self.usable:
-            count = f"{len(self.fallback)} runs"
+            remaining = len(self.fallback) + total - self.consumed
+        elif self.usable and not self.refused:
+            remaining = len(self.fallback)
         else:
-            count = "the remaining runs"
+            remaining = None
+        count = "the remaining runs" if remaining is None else f"{remaining} runs"
         causes = "; ".join(self.causes.values()) or "unknown"
+        if not self.executor.fallback:
+            raise FallbackRefusedError(
+                f"entropic-dask: {count} of this sweep could not run on the Dask cluster, "
+                f"and fallback is off: {causes}",
+                causes=list(self.causes.values()),
+                remaining=remaining,
+            )
         warnings.warn(
             f"entropic-dask: {count} of this sweep run in this process instead of on the Dask "
-            f"cluster: {causes}",
+            f"cluster: {causes} (DaskExecutor(fallback=False) refuses this instead)",
             DaskFallbackWarning,
             stacklevel=2,
         )
@@ -451,7 +573,7 @@ class _DaskSweep:
                     yield self._perform_here(task)
         finally:
             for folder in self.results_dirs:
-                release_scratch(folder)
+                scratch.release(folder)
 
     def _perform_here(self, task: RunTask) -> RunOutcome:
         self.executor.fallback_runs += 1
@@ -473,20 +595,35 @@ class _DaskSweep:
         has finished, a temporary file named after one of its results is such a leftover.
         """
         for results_dir in self.results_dirs:
-            try:
-                folders = [e.path for e in os.scandir(Path(results_dir) / TEMP_DIR_NAME)]
-            except OSError:
-                continue
-            for folder in folders:
-                try:
-                    names = os.listdir(folder)
-                except OSError:
-                    continue
-                for name in names:
-                    if self._ours(name):
-                        logger.info("removing %s/%s, left by a lost worker", folder, name)
-                        with contextlib.suppress(OSError):
-                            os.unlink(os.path.join(folder, name))
+            for path in scratch.leftover_files(results_dir):
+                if self._ours(path.name):
+                    logger.info("removing %s, left by a lost worker", path)
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+
+
+def _cluster_report(client: Any) -> str:
+    """What the client's cluster object, if it has one, says about the workers it asked for."""
+    cluster = getattr(client, "cluster", None)
+    if cluster is None:
+        return (
+            "the client has no cluster object to ask (it connected to a scheduler address): "
+            "are the workers started, and do they reach the scheduler?"
+        )
+    try:
+        text = repr(cluster)
+    except Exception:
+        text = type(cluster).__name__
+    jobs = getattr(cluster, "workers", None)
+    if isinstance(jobs, dict) and jobs:
+        ids = [str(getattr(job, "job_id", None) or name) for name, job in jobs.items()]
+        shown = ", ".join(ids[:10]) + (", ..." if len(ids) > 10 else "")
+        text += f" has started {len(ids)} workers or jobs that have not connected ({shown})"
+        if any(getattr(job, "job_id", None) for job in jobs.values()):
+            text += "; are the batch jobs still queued, or failing as they start?"
+    else:
+        text += " has started no workers: scale it (cluster.scale(...) or cluster.adapt(...))"
+    return text
 
 
 def _pack_name(group: Sequence[RunTask]) -> str:

@@ -1,0 +1,77 @@
+"""Workers that retire, are lost or are replaced in the middle of a sweep never fail it."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from entropic import Store
+
+distributed = pytest.importorskip("distributed")
+
+from _dask_helpers import Point, RecordingRunner, params, read_result  # noqa: E402
+
+from entropic_dask import DaskExecutor, DaskFallbackWarning  # noqa: E402
+
+POINTS = 300
+
+
+class SlowRunner(RecordingRunner):
+    """A :class:`RecordingRunner` whose runs take ``seconds`` each."""
+
+    def __init__(self, calls: Path, seconds: float) -> None:
+        super().__init__(calls)
+        self.seconds = seconds
+
+    def __call__(self, p: dict[str, Any]) -> None:
+        time.sleep(self.seconds)  # the workload, not a synchronisation
+        super().__call__(p)
+
+
+@pytest.fixture
+def retiring_client() -> Iterator[distributed.Client]:
+    """Two single-threaded worker processes that retire every 4 s and are started again."""
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            lifetime="4s",
+            lifetime_stagger="1s",
+            lifetime_restart=True,
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        client.wait_for_workers(1, timeout=60)
+        yield client
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("pack", [1, 8])
+def test_a_sweep_outlives_workers_that_retire(
+    tmp_path: Path, calls: Path, retiring_client: distributed.Client, pack: int
+) -> None:
+    runner = SlowRunner(calls, 0.03)
+    executor = DaskExecutor(client=retiring_client, pack=pack, window=32)
+    db = f"sqlite:///{tmp_path / 'retiring.db'}"
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        Store(runner, Point, tmp_path / "results", ".json", db) as store,
+    ):
+        warnings.simplefilter("always")
+        records = store.sweep(params(POINTS), executor=executor)
+        stored = store.find()
+    assert [r.x for r in records] == list(range(POINTS))
+    assert len(stored) == POINTS == len({r.id for r in stored})
+    # A run cut short by a retirement runs again elsewhere; a finished one never does.
+    assert POINTS <= runner.count() <= POINTS + executor.max_in_flight * 3
+    pids = {read_result(r.result_file)["pid"] for r in stored}
+    assert len(pids) > 2, "no worker was replaced during the sweep; the test proves nothing"
+    print(f"pack={pack}: {POINTS} points, {runner.count()} runner calls, {len(pids)} workers")
+    assert [w for w in caught if w.category is DaskFallbackWarning] == []
