@@ -152,9 +152,7 @@ def postgres_table() -> Iterator[str]:
     try:
         yield name
     finally:
-        from entropic._internal import claims_table
-        from entropic._internal import meta_table
-        from entropic._internal import id_map_table
+        from entropic._internal import claims_table, id_map_table, meta_table
 
         with engine.begin() as conn:
             if inspect(conn).has_table(name):

@@ -134,7 +134,8 @@ def test_closed_client_falls_back_with_one_warning(
         store.sweep(points, client=client)
     messages = fallback_warnings(record)
     assert len(messages) == 1
-    assert "25 runs" in messages[0]
+    # the sweep hands tasks over as it claims them, so the warning cannot count them ahead;
+    # every one of the 25 is checked below to have run in this thread
     assert "client is closed" in messages[0]
     for record_ in assert_stored(store, points):
         assert read_result(record_.result_file)["thread"] == threading.current_thread().name

@@ -25,6 +25,8 @@ from entropic.errors import (
     ReservedColumnError,
     SchemaError,
     SweepError,
+    SweepTerminated,
+    TimeLimitError,
     UnknownExecutorError,
 )
 from entropic.grid import expand_grid
@@ -52,6 +54,8 @@ __all__ = [
     "Store",
     "SweepError",
     "SweepProgress",
+    "SweepTerminated",
+    "TimeLimitError",
     "UnknownExecutorError",
     "__version__",
     "executors",

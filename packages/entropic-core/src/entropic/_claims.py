@@ -101,6 +101,7 @@ class ClaimBook:
         self._active: dict[str, int] = {}
         self._wake = threading.Condition(self._lock)
         self._keeper: threading.Thread | None = None
+        self._renewed = time.monotonic()
 
     # -------------------------------------------------------------- taking and releasing
 
@@ -221,6 +222,14 @@ class ClaimBook:
                         live[run_id] = (owner, expires)
         return live
 
+    def may_have_lapsed(self) -> bool:
+        """Whether this process's claims may have expired: its last renewal is a lease ago.
+
+        True after the process was frozen (SIGSTOP, a suspended laptop) or the database was
+        unreachable for a while; then :meth:`held_by` tells which claims are still held.
+        """
+        return time.monotonic() - self._renewed > self.lease * 0.8
+
     def held_by(self, ids: Sequence[str], owner: str) -> set[str]:
         """The ids among ``ids`` that ``owner`` still holds (a frozen process may lose some)."""
         c = claims_table.c
@@ -275,6 +284,8 @@ class ClaimBook:
     def kept(self, owner: str) -> Iterator[None]:
         """Renew ``owner``'s claims in the background for as long as the block runs."""
         with self._lock:
+            if not self._active:
+                self._renewed = time.monotonic()
             self._active[owner] = self._active.get(owner, 0) + 1
             if self._keeper is None or not self._keeper.is_alive():
                 self._keeper = threading.Thread(
@@ -302,6 +313,7 @@ class ClaimBook:
             if not owners:
                 continue
             try:
+                renewing = time.monotonic()
                 with write_connection(self.engine) as conn:
                     conn.execute(
                         update(claims_table)
@@ -311,5 +323,6 @@ class ClaimBook:
                         )
                         .values(expires_at=self._expiry())
                     )
+                self._renewed = renewing
             except Exception:  # the next round tries again; a lapsed lease is only a delay
                 logger.warning("could not renew entropic claims", exc_info=True)

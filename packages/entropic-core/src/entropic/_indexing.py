@@ -18,6 +18,7 @@ from entropic._writing import Writer
 from entropic.manifests import (
     Manifest,
     manifest_id,
+    manifest_path,
     read_manifest,
     scan_manifests,
     write_manifest,
@@ -64,6 +65,41 @@ class Indexer:
         )
         self.writer.persist([row])
         return row
+
+    def recover(self, request: Request) -> dict[str, Any] | None:
+        """The row of a finished run of ``request`` found on disk, or ``None``.
+
+        A run whose result file and manifest were written but whose row was never committed
+        (the process was killed between the two) is indexed instead of run again, when its
+        manifest names the same id and parameters and its result file is inside the results
+        directory.
+        """
+        path = manifest_path(self.results_dir, request.key)
+        if not path.is_file():
+            return None
+        try:
+            manifest = read_manifest(path, self.results_dir)
+            values = self.schema.values_from_json(manifest.params)
+            again = self.schema.request(values, complete=True)
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            logger.warning("not using manifest %s: %s", path, exc)
+            return None
+        result = Path(manifest.result_file)
+        if (
+            manifest.id != request.key
+            or not result.resolve().is_relative_to(self.results_dir)
+            or not result.is_file()
+            or (again.key != request.key and again.values != request.values)
+        ):
+            return None
+        logger.info("indexing %s from its manifest instead of running it again", request.key)
+        return row_of(
+            {**self.schema.run_values(request), **values},
+            request.key,
+            manifest.result_file,
+            manifest.created_at,
+            manifest.custom_data,
+        )
 
     def ingest(self) -> int:
         """Index every manifest in the results directory that has no row; return how many."""

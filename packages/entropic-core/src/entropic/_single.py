@@ -8,6 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from entropic._claims import ClaimBook, new_owner
 from entropic._collision import check_hit
+from entropic._indexing import Indexer
 from entropic._params import Request
 from entropic._records import Records, run_row
 from entropic._tasks import Planner
@@ -41,6 +42,7 @@ class SingleRuns(Generic[T]):
         records: Reads and builds records.
         claims: The claims that make a miss single-flight.
         writer: Persists the row and releases the claim.
+        indexer: Finds a finished run on disk whose row was never committed.
     """
 
     def __init__(
@@ -50,8 +52,10 @@ class SingleRuns(Generic[T]):
         records: Records[T],
         claims: ClaimBook,
         writer: Writer,
+        indexer: Indexer,
     ) -> None:
         self.runner = runner
+        self.indexer = indexer
         self.planner = planner
         self.records = records
         self.claims = claims
@@ -84,6 +88,10 @@ class SingleRuns(Generic[T]):
                     record = self.records.fetch_one(key)
                     if record is not None:  # finished by someone else since we looked
                         return check_hit(record, request)
+                    row = self.indexer.recover(request)
+                    if row is not None:  # finished before a crash, never committed
+                        self.writer.persist([row], owner, [key])
+                        return check_hit(self.records.from_row(row), request)
                     with self.claims.kept(owner):
                         return self.run(request, custom_data, owner)
                 finally:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import islice
 from typing import Any, Final, Generic, TypeVar
@@ -19,13 +20,14 @@ from entropic._batching import BatchWriter
 from entropic._claims import ClaimBook, new_owner
 from entropic._collision import check_hit, check_same
 from entropic._db import CHUNK
+from entropic._indexing import Indexer
 from entropic._params import ParameterSchema, Request
 from entropic._progress import ProgressReporter
 from entropic._records import Records, run_row
 from entropic._tasks import Planner
 from entropic._writing import Writer
-from entropic.errors import FailedRun, ParameterError
-from entropic.running import Runner, RunOutcome
+from entropic.errors import FailedRun, ParameterError, SweepError, TimeLimitError
+from entropic.running import Runner, RunOutcome, RunTask
 
 __all__ = ["Sweep"]
 
@@ -37,6 +39,12 @@ T = TypeVar("T")
 FLUSH_SECONDS: Final = 1.0
 #: ...or whenever this many have finished.
 FLUSH_RUNS: Final = 256
+#: A sweep first claims this many of its misses...
+CLAIM_FIRST: Final = 4
+#: ...then doubles the batch up to about this much work...
+CLAIM_SECONDS: Final = 1.0
+#: ...and never more than this many at once.
+CLAIM_MOST: Final = 256
 
 
 @contextmanager
@@ -71,7 +79,9 @@ class Sweep(Generic[T]):
         claims: Shares the misses with other processes.
         writer: Commits rows and releases claims.
         planner: Plans each run's task.
+        indexer: Finds finished runs on disk that were never committed.
         runner: The user's runner.
+        time_limit: Seconds after which no run starts, or ``None``.
     """
 
     def __init__(
@@ -82,7 +92,9 @@ class Sweep(Generic[T]):
         claims: ClaimBook,
         writer: Writer,
         planner: Planner,
+        indexer: Indexer,
         runner: Runner | None,
+        time_limit: float | None = None,
     ) -> None:
         self.model = model
         self.schema = schema
@@ -90,7 +102,9 @@ class Sweep(Generic[T]):
         self.claims = claims
         self.writer = writer
         self.planner = planner
+        self.indexer = indexer
         self.runner = runner
+        self.deadline = None if time_limit is None else time.monotonic() + time_limit
         #: One slot per distinct parameter set, in the order each first appeared.
         self.results: list[T | None] = []
         #: Each id's slot in :attr:`results`.
@@ -153,49 +167,113 @@ class Sweep(Generic[T]):
         for key, record in found.items():
             self.results[self.position[key]] = check_hit(record, requests.pop(key))
 
+    def out_of_time(self) -> bool:
+        """Whether the sweep's time limit has passed (no run may start then)."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
     def execute(
         self,
         reporter: ProgressReporter,
         client: Any,
         executor: str | _executors.Executor | None,
+        *,
+        fallback: bool = True,
     ) -> None:
-        """Run the misses, sharing the work with any other process sweeping the same ids."""
-        chosen = _executors.resolve(executor, client)
+        """Run the misses, sharing the work with any other process sweeping the same ids.
+
+        Misses are claimed a small batch at a time as the executor asks for work, so identical
+        processes given the same parameter sets split them between them; ids another process
+        holds are waited for, and taken over once their claim lapses.
+        """
+        chosen = _executors.resolve(executor, client, fallback=fallback)
         owner = new_owner()
         pending = self.pending
         with self.claims.kept(owner):
             try:
-                while pending:
-                    held = self.claims.claim_many(list(pending), owner)
-                    if held:
-                        # in the order they were given, not the claims' (a set's) order
-                        mine = {key: pending.pop(key) for key in list(pending) if key in held}
-                        done = self.records.fetch(list(mine))  # finished elsewhere meanwhile
-                        self._found(done, mine)
-                        self.claims.release(done, owner)
-                        reporter.advance(len(done), 0)
-                        if mine:
-                            self._run_claimed(mine, reporter, chosen, owner)
-                    if pending and not held:
+                while pending and not self.out_of_time():
+                    if not self._run_batches(reporter, chosen, owner) and pending:
+                        if self.out_of_time():
+                            break
                         found = self.claims.await_others(list(pending), self.records.fetch)
                         self._found(found, pending)
                         reporter.advance(len(found), 0)
             finally:
                 self.claims.release(list(pending), owner)
 
-    def _run_claimed(
+    def _claim_tasks(
         self,
-        mine: dict[str, Request],
-        reporter: ProgressReporter,
-        chosen: _executors.Executor,
         owner: str,
-    ) -> None:
-        """Run the claimed ``mine`` through ``chosen``; persist in batches as they complete."""
+        reporter: ProgressReporter,
+        claimed: dict[str, RunTask],
+        early: BatchWriter,
+    ) -> Generator[RunTask, None, None]:
+        """Claim pending ids a batch at a time and yield their tasks, in input order.
+
+        A claimed id that another process finished meanwhile is a hit; one whose result and
+        manifest are on disk already is indexed instead of run again. Claims are checked again
+        before a run starts when this process may have been frozen past its lease.
+        """
+        pending, claims, planner = self.pending, self.claims, self.planner
+        order = list(pending)
+        cursor = 0
+        size = CLAIM_FIRST
+        while cursor < len(order) and not self.out_of_time():
+            batch: list[str] = []
+            while cursor < len(order) and len(batch) < size:
+                key = order[cursor]
+                cursor += 1
+                if key in pending:
+                    batch.append(key)
+            if not batch:
+                break
+            held = claims.claim_many(batch, owner)
+            mine = {key: pending.pop(key) for key in batch if key in held}
+            if not mine:
+                continue
+            done = self.records.fetch(list(mine))  # finished elsewhere since we looked
+            self._found(done, mine)
+            claims.release(done, owner)
+            reporter.advance(len(done), 0)
+            if not mine:
+                continue
+            started, count = time.monotonic(), len(mine)
+            try:
+                while mine:
+                    key = next(iter(mine))
+                    if self.out_of_time():
+                        break
+                    request = mine.pop(key)
+                    if claims.may_have_lapsed() and key not in claims.held_by([key], owner):
+                        pending[key] = request  # lost while frozen: look it up, not redo it
+                        continue
+                    row = self.indexer.recover(request)
+                    if row is not None:
+                        early.add(row=row)
+                        reporter.advance(1, 0)
+                        continue
+                    task = planner.task(request, {})
+                    claimed[key] = task
+                    yield task
+            finally:
+                pending.update(mine)  # claimed but not started: released by execute()
+            # claim about CLAIM_SECONDS of work at a time, growing from a few runs
+            per_run = (time.monotonic() - started) / count
+            limit = CLAIM_MOST if per_run <= 0 else max(1, int(CLAIM_SECONDS / per_run))
+            size = max(1, min(size * 2, CLAIM_MOST, limit))
+
+    def _run_batches(
+        self, reporter: ProgressReporter, chosen: _executors.Executor, owner: str
+    ) -> bool:
+        """Run what can be claimed through ``chosen``; persist in batches as runs complete.
+
+        Returns:
+            Whether anything was claimed (run, found or indexed).
+        """
         runner = self.runner
         assert runner is not None  # checked by the Store before a sweep with misses
-        planner = self.planner
-        tasks = {key: planner.task(request, {}) for key, request in mine.items()}
         results, position, make = self.results, self.position, self.records.from_row
+        claimed: dict[str, RunTask] = {}
+        before = len(self.pending)
 
         def commit(rows: list[dict[str, Any]], released: list[str]) -> None:
             self.writer.persist(rows, owner, [*(row["id"] for row in rows), *released])
@@ -205,10 +283,11 @@ class Sweep(Generic[T]):
                 logger.info("stored %d runs", len(rows))
 
         writer = BatchWriter(commit, interval=FLUSH_SECONDS, size=FLUSH_RUNS)
-        outcomes: Iterator[RunOutcome] = iter(chosen.execute(list(tasks.values()), runner))
+        tasks = self._claim_tasks(owner, reporter, claimed, writer)
+        outcomes: Iterator[RunOutcome] = iter(chosen.execute(tasks, runner))
         try:
             for outcome in outcomes:
-                task = tasks.pop(outcome.id)
+                task = claimed.pop(outcome.id)
                 if outcome.error is None:
                     writer.add(row=run_row(task, outcome))
                     reporter.advance(1, 0)
@@ -223,6 +302,35 @@ class Sweep(Generic[T]):
             close = getattr(outcomes, "close", None)
             if close is not None:
                 close()
-            for key in tasks:  # runs that never finished: let others take them
+            tasks.close()
+            for key in claimed:  # runs that never finished: let others take them
                 writer.add(release=key)
             writer.close()
+        return len(self.pending) < before or bool(self.failures)
+
+    def finish(self, to_run: int) -> list[T | None]:
+        """The records, or the error that says what was not done.
+
+        Raises:
+            SweepError: Some runs failed.
+            TimeLimitError: The time limit passed before every run was done.
+        """
+        failures = self.failures
+        if self.pending:
+            left = len(self.pending)
+            raise TimeLimitError(
+                f"time limit reached: {left} of {self.total} parameter sets were not run "
+                f"({len(failures)} failed); no run started after the limit and every finished "
+                "run is stored, so the same sweep resumes from there",
+                self.results,
+                left,
+            )
+        if failures:
+            ok = to_run - len(failures)
+            raise SweepError(
+                f"{len(failures)} of {to_run} runs failed ({ok} stored)",
+                [f.error for f in failures],
+                failures,
+                self.results,
+            )
+        return self.results

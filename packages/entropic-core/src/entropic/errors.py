@@ -130,3 +130,26 @@ class SweepError(ExceptionGroup[Exception], EntropicError):
         kept = {id(e) for e in excs}
         failures = [f for f in self.failures if id(f.error) in kept]
         return SweepError(self.message, excs, failures, self.records)
+
+
+class TimeLimitError(EntropicError):
+    """A sweep reached its ``time_limit``: no run started after it, and runs in flight were kept.
+
+    Attributes:
+        records: One entry per distinct parameter set in input order: the record, or ``None``
+            for a run that was not done.
+        remaining: How many parameter sets were not done.
+    """
+
+    def __init__(self, message: str, records: list[Any], remaining: int) -> None:
+        super().__init__(message)
+        self.records = records
+        self.remaining = remaining
+
+
+class SweepTerminated(KeyboardInterrupt):
+    """Raised in a sweep's thread when the process gets SIGTERM (walltime, ``scancel``).
+
+    A ``KeyboardInterrupt`` so that executors stop their work as they do for Ctrl-C; the Store
+    commits what finished, releases its claims, and exits the process with status 143.
+    """

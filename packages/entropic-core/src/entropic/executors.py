@@ -67,7 +67,7 @@ class SerialExecutor:
 
     name: Final = "serial"
 
-    def __init__(self, *, client: Any = None) -> None:
+    def __init__(self, *, client: Any = None, fallback: bool = True) -> None:
         if client is not None:
             raise TypeError("the serial executor does not take a client")
 
@@ -162,13 +162,31 @@ def _plugins_accepting(client: Any) -> Any:
     return None
 
 
-def resolve(executor: str | Executor | None = None, client: Any = None) -> Executor:
+def _build(cls: Any, client: Any, fallback: bool) -> Executor:
+    if fallback:
+        instance: Executor = cls(client=client)
+        return instance
+    try:
+        refusing: Executor = cls(client=client, fallback=False)
+    except TypeError as exc:
+        raise TypeError(
+            f"executor {getattr(cls, '__name__', cls)!r} cannot be told not to fall back "
+            f"(fallback=False): {exc}"
+        ) from exc
+    return refusing
+
+
+def resolve(
+    executor: str | Executor | None = None, client: Any = None, *, fallback: bool = True
+) -> Executor:
     """Turn ``sweep``'s ``executor`` and ``client`` arguments into an executor.
 
     Args:
         executor: A registered name, an executor object, or ``None``.
         client: A client object for a plugin (a ``distributed.Client`` for ``dask``), or
             ``None``.
+        fallback: Whether a plugin may run work in this process when its cluster cannot;
+            ``False`` is passed on to the plugin as ``fallback=False``.
 
     Returns:
         An executor: the object given, the named one (built with ``client``), the plugin that
@@ -186,9 +204,7 @@ def resolve(executor: str | Executor | None = None, client: Any = None) -> Execu
             )
         return executor
     if isinstance(executor, str):
-        cls = load(executor)
-        instance: Executor = cls(client=client)
-        return instance
+        return _build(load(executor), client, fallback)
     if client is None:
         return SerialExecutor()
     cls = _plugins_accepting(client)
@@ -197,5 +213,4 @@ def resolve(executor: str | Executor | None = None, client: Any = None) -> Execu
             f"no installed executor accepts a client of type {type(client).__module__}."
             f"{type(client).__qualname__}; for a Dask client, install entropic-dask"
         )
-    chosen: Executor = cls(client=client)
-    return chosen
+    return _build(cls, client, fallback)

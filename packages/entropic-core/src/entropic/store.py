@@ -22,6 +22,7 @@ from __future__ import annotations
 import builtins
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -52,12 +53,13 @@ from entropic._progress import ProgressCallback, ProgressReporter
 from entropic._queries import Queries
 from entropic._records import Records
 from entropic._rekey import add_parameter
+from entropic._signals import stopping_signals
 from entropic._single import SingleRuns, need_runner
 from entropic._sweeping import Sweep
 from entropic._tablestate import TableState
 from entropic._tasks import Planner
 from entropic._writing import Writer
-from entropic.errors import ParameterError, SchemaError, SweepError
+from entropic.errors import ParameterError, SchemaError, SweepTerminated
 from entropic.hashing import HASH_SCHEME
 from entropic.manifests import Manifest, manifest_path, write_manifest
 from entropic.running import Runner
@@ -144,7 +146,7 @@ class Store(Generic[ModelT]):
             raise TypeError(f"{result_cls.__name__} is not mapped: give it a __tablename__")
         if claim_lease <= 0:
             raise ValueError(f"claim_lease must be positive, not {claim_lease!r}")
-        self.runner: Runner | None = runner
+        self._runner: Runner | None = runner
         self.result_cls: type[ModelT] = result_cls
         self.results_dir: Path = Path(results_dir).expanduser().resolve()
         self.results_dir.mkdir(parents=True, exist_ok=True)
@@ -184,14 +186,26 @@ class Store(Generic[ModelT]):
         self._claims = ClaimBook(engine, table.name, claim_lease)
         self._writer = Writer(engine, table, self._claims, self.results_dir)
         self._planner = Planner(self._schema, self.results_dir, file_suffix)
-        self._single: SingleRuns[ModelT] = SingleRuns(
-            runner, self._planner, self._records, self._claims, self._writer
-        )
         self._indexer = Indexer(engine, table, self._schema, self._writer, self.results_dir)
+        self._single: SingleRuns[ModelT] = SingleRuns(
+            runner, self._planner, self._records, self._claims, self._writer, self._indexer
+        )
         self._queries: Queries[ModelT] = Queries(engine, table, self._schema, self._records.make)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     # ------------------------------------------------------------------ basics
+
+    @property
+    def runner(self) -> Runner | None:
+        """The runner (``None`` for a Store opened for inspection and repair only)."""
+        return self._runner
+
+    @runner.setter
+    def runner(self, runner: Runner | None) -> None:
+        if runner is not None and not callable(runner):
+            raise TypeError(f"runner must be callable, not {type(runner).__name__}")
+        self._runner = runner
+        self._single.runner = runner
 
     def __repr__(self) -> str:
         url = self.engine.url.render_as_string(hide_password=True)
@@ -421,6 +435,8 @@ class Store(Generic[ModelT]):
         executor: str | _executors.Executor | None = None,
         progress: bool = False,
         callback: ProgressCallback | None = None,
+        time_limit: float | None = None,
+        fallback: bool = True,
     ) -> builtins.list[ModelT]:
         """Run or retrieve a result for every parameter set in ``params``.
 
@@ -437,6 +453,16 @@ class Store(Generic[ModelT]):
                 an executor object.
             progress: Show a progress bar on stderr (tqdm when installed).
             callback: Called with a :class:`~entropic.SweepProgress` as the sweep advances.
+            time_limit: Seconds after which no run starts; runs in flight finish and are
+                stored, then :class:`~entropic.TimeLimitError` is raised. This is how an array
+                task stays inside its walltime.
+            fallback: Whether an executor plugin may run work in this process when its
+                cluster cannot; ``False`` raises :class:`~entropic.FallbackRefusedError`.
+
+        While a sweep runs in the main thread, SIGINT raises ``KeyboardInterrupt`` (whatever
+        handler another library installed) and SIGTERM (a scheduler's walltime, ``scancel``)
+        stops it: no new run starts, finished runs are committed, claims are released, one
+        line on stderr says how many runs were kept, and the process exits with status 143.
 
         Returns:
             One record per distinct parameter set, in the order each first appeared.
@@ -448,8 +474,11 @@ class Store(Generic[ModelT]):
                 but differ; nothing has run.
             SweepError: Some runs failed; all others were stored. It is an ``ExceptionGroup``
                 of the runners' exceptions.
+            TimeLimitError: ``time_limit`` passed before every run was done.
         """
         self._state.ready()
+        if time_limit is not None and not time_limit > 0:
+            raise ValueError(f"time_limit must be a positive number of seconds, not {time_limit!r}")
         sweep: Sweep[ModelT] = Sweep(
             self.result_cls,
             self._schema,
@@ -457,11 +486,12 @@ class Store(Generic[ModelT]):
             self._claims,
             self._writer,
             self._planner,
+            self._indexer,
             self.runner,
+            time_limit,
         )
         sweep.lookup(params)
-        total = sweep.total
-        to_run = len(sweep.pending)
+        total, to_run = sweep.total, len(sweep.pending)
         logger.debug(
             "sweep of %d parameter sets: %d hits, %d to run", total, total - to_run, to_run
         )
@@ -469,20 +499,20 @@ class Store(Generic[ModelT]):
             need_runner(self.runner)
         reporter = ProgressReporter(total, total - to_run, show=progress, callback=callback)
         try:
-            if to_run:
-                sweep.execute(reporter, client, executor)
+            with stopping_signals():
+                if to_run:
+                    sweep.execute(reporter, client, executor, fallback=fallback)
+        except SweepTerminated:
+            reporter.close()
+            kept = sum(r is not None for r in sweep.results)
+            sys.stderr.write(
+                f"entropic: terminated (SIGTERM): {kept} of {total} runs are stored; "
+                "the same sweep resumes from there\n"
+            )
+            raise SystemExit(143) from None
         finally:
             reporter.close()
-        failures = sweep.failures
-        if failures:
-            ok = to_run - len(failures)
-            raise SweepError(
-                f"{len(failures)} of {to_run} runs failed ({ok} stored)",
-                [f.error for f in failures],
-                failures,
-                sweep.results,
-            )
-        return sweep.results  # type: ignore[return-value]
+        return sweep.finish(to_run)  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ evolving a store
 
