@@ -12,7 +12,7 @@ from _cli_helpers import Invoke, Point, StoreFiles, content
 from click.testing import CliRunner, Result
 
 from entropic import Store
-from entropic_cli._sweep import parse_scalar
+from entropic_cli._options import parse_scalar
 from entropic_cli.main import cli
 
 RUNNER = "_cli_helpers:write_point"
@@ -189,7 +189,7 @@ def test_failed_runs_are_reported_one_line_each_and_the_rest_stored(
         "--no-progress",
         code=1,
     )
-    lines = result.stderr.splitlines()
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("note: ")]
     assert len(lines) == 2
     assert lines[0].startswith("run ")
     assert lines[0].endswith("failed: ValueError: three is not allowed")
@@ -217,7 +217,8 @@ def test_failed_runs_are_reported_one_line_each_and_the_rest_stored(
 def test_sweep_errors_are_one_line(sweep: Invoke, args: list[str], code: int, message: str) -> None:
     result = sweep(*args, code=code)
     assert message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("note: ")]
+    assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.output
 
 

@@ -1,4 +1,4 @@
-"""What ``entropic sweep`` needs: importing the runner and model, building parameter sets."""
+"""What ``entropic sweep`` and ``ingest`` need: importing code, building parameter sets."""
 
 from __future__ import annotations
 
@@ -8,30 +8,24 @@ import itertools
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Table, select
-
-from entropic import Base, Store
+from entropic import Base
 from entropic_cli._errors import Failure, UsageFailure, first_line
-from entropic_cli._store import parse_assignment
+from entropic_cli._options import parse_assignment
 
 __all__ = [
     "connect_scheduler",
-    "count_cached",
     "import_object",
     "load_model",
     "load_runner",
     "parameter_sets",
     "parse_grid",
-    "parse_scalar",
     "read_params_file",
 ]
 
-#: Ids looked up per query in a dry run.
-CHUNK: Final = 500
 #: Seconds to wait for a Dask scheduler to answer.
 SCHEDULER_TIMEOUT: Final = 10
 
@@ -86,32 +80,19 @@ def load_model(spec: str) -> type[Base]:
     return model
 
 
-def parse_scalar(text: str) -> Any:
-    """A grid value: an int, else a float, else a bool (``true``/``false``), else the string."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    lowered = text.strip().lower()
-    if lowered == "true":
-        return True
-    if lowered == "false":
-        return False
-    return text
+def parse_grid(options: Sequence[str]) -> dict[str, list[str]]:
+    """``--grid KEY=V1,V2,...`` options as each key's values, still as text.
 
-
-def parse_grid(options: Sequence[str]) -> dict[str, list[Any]]:
-    """``--grid KEY=V1,V2,...`` options as a grid for :func:`entropic.expand_grid`."""
-    grid: dict[str, list[Any]] = {}
+    :func:`entropic_cli._options.convert_grid` converts them to the columns' types.
+    """
+    grid: dict[str, list[str]] = {}
     for text in options:
         key, raw = parse_assignment(text, "--grid")
         if key in grid:
             raise UsageFailure(f"--grid gives {key!r} twice")
-        values = [parse_scalar(v) for v in raw.split(",")]
         if raw == "":
             raise UsageFailure(f"--grid {key}= has no values")
-        grid[key] = values
+        grid[key] = raw.split(",")
     return grid
 
 
@@ -169,25 +150,6 @@ def parameter_sets(
             )
         sets += [{**item, **point} for point in points] if grid else [dict(item)]
     return sets
-
-
-def _chunks(items: Iterable[str]) -> Iterator[list[str]]:
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, CHUNK)):
-        yield chunk
-
-
-def count_cached(store: Store[Any], sets: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
-    """How many distinct parameter sets are already stored, and how many would run."""
-    keys = list(dict.fromkeys(store.key(p) for p in sets))
-    table = store.result_cls.__table__
-    assert isinstance(table, Table)
-    cached = 0
-    with store.engine.connect() as conn:
-        for chunk in _chunks(keys):
-            found = conn.scalars(select(table.c.id).where(table.c.id.in_(chunk))).all()
-            cached += len(found)
-    return cached, len(keys) - cached
 
 
 def connect_scheduler(address: str, timeout: float = SCHEDULER_TIMEOUT) -> Any:
