@@ -27,6 +27,7 @@ from typing import Any, Protocol
 __all__ = [
     "ACTIONS",
     "HIT_POINTS",
+    "PAYLOAD",
     "Implementation",
     "TimedRunner",
     "key",
@@ -37,12 +38,15 @@ __all__ = [
 ]
 
 #: What a measurement script can be asked to do.
-ACTIONS = ("prepare", "hit", "sweep", "misses", "memory", "dask", "info")
+ACTIONS = ("prepare", "hit", "sweep", "misses", "memory", "dask", "cleanup", "info")
 
 _METHODS = ("rk4", "euler", "leapfrog")
 
 #: How many cached points a hit measurement cycles through (the first ones).
 HIT_POINTS = 1000
+
+#: What the runner writes: a 64-byte result.
+PAYLOAD = b"%063d\n" % 0
 
 
 def point(i: int) -> dict[str, Any]:
@@ -73,7 +77,7 @@ def key(params: Mapping[str, Any]) -> str:
 
 
 class TimedRunner:
-    """A trivial runner that writes a two-byte result file and adds up its own time.
+    """A trivial runner that writes a 64-byte result file and adds up its own time.
 
     Args:
         allow: Whether a call is expected. A runner built with ``allow=False`` raises, so a
@@ -90,7 +94,7 @@ class TimedRunner:
         start = time.perf_counter()
         if not self.allow:
             raise AssertionError(f"the runner was called for a cached point: {params!r}")
-        Path(params["result_file"]).write_text("ok")
+        Path(params["result_file"]).write_bytes(PAYLOAD)
         self.calls += 1
         self.seconds += time.perf_counter() - start
 
@@ -183,6 +187,8 @@ def main(factories: Mapping[str, Callable[[], Any]], info: Callable[[], dict[str
         out = impl.misses(workdir, args.n)
     elif args.action == "dask":
         out = impl.dask(workdir, args.n, args.workload, args.rounds)
+    elif args.action == "cleanup":
+        out = impl.cleanup(workdir)
     else:
         out = impl.memory(workdir, args.n)
     json.dump(out, sys.stdout)

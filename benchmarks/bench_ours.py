@@ -1,16 +1,18 @@
-"""Our Store and the raw floor (sqlite3 + hashlib), measured on the shared workloads.
+"""Our Store on SQLite and on PostgreSQL, and the raw floors, measured on the shared workloads.
 
-Run in the environment that has our packages: ``python bench_ours.py {ours,raw} ACTION ...``
-(see :mod:`bench_common`). ``raw`` is the floor the ratios are taken against: the same key
-scheme, the same table, and nothing but ``SELECT * FROM t WHERE id = ?`` (chunked ``IN`` for
-sweeps) through the standard library's sqlite3, returning plain row tuples.
+Run in the environment that has our packages (see :mod:`bench_common`)::
+
+    python bench_ours.py {ours,raw,ours-pg,raw-pg} ACTION ...
+
+``ours`` and ``ours-pg`` are this repository's Store through its public API, on a SQLite file and
+on the PostgreSQL server of :data:`bench_floors.POSTGRES_URL` (each measurement in a schema of its
+own); ``raw`` and ``raw-pg`` are the floors of :mod:`bench_floors` the ratios are taken against.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
-import json
 import os
 import platform
 import resource
@@ -29,15 +31,15 @@ from sqlalchemy import Table, insert
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_common import HIT_POINTS, TimedRunner, key, main, median_call_seconds, point, points
+from bench_floors import RawFloor, RawPostgres, drop_schema, postgres_url, schema_for
 
 import entropic
 from entropic import Base, Mapped, Store, hash_params
 
-__all__ = ["BenchRun", "Ours", "RawFloor"]
+__all__ = ["BenchRun", "Ours", "OursPostgres"]
 
-#: Points per INSERT batch when filling a store, and per IN query in the raw sweep.
+#: Points per INSERT batch when filling a store.
 FILL_CHUNK: Final = 10_000
-LOOKUP_CHUNK: Final = 500
 #: Points traced with tracemalloc to learn the size of one record.
 SAMPLE: Final = 50_000
 
@@ -67,16 +69,22 @@ def _maxrss_bytes() -> int:
 class Ours:
     """entropic (this repository) through its public API."""
 
-    @staticmethod
-    def store(workdir: Path, runner: TimedRunner) -> Store[BenchRun]:
+    def db_url(self, workdir: Path) -> str:
+        """The database of the Store kept in ``workdir``."""
+        return f"sqlite:///{workdir / 'store.sqlite3'}"
+
+    def store(self, workdir: Path, runner: TimedRunner) -> Store[BenchRun]:
         """Open the Store kept in ``workdir``."""
         return Store(
             runner,
             BenchRun,
             results_dir=workdir / "results",
             file_suffix=".txt",
-            db_url=f"sqlite:///{workdir / 'store.sqlite3'}",
+            db_url=self.db_url(workdir),
         )
+
+    def done(self, workdir: Path) -> None:
+        """Forget a store made for one measurement (nothing to do for a SQLite file)."""
 
     def prepare(self, workdir: Path, n: int) -> dict[str, Any]:
         """Fill the table directly (setup, not measured): one row per point, as a sweep would.
@@ -148,16 +156,20 @@ class Ours:
     def misses(self, workdir: Path, n: int) -> dict[str, Any]:
         """A serial sweep over ``n`` new points with a trivial runner, in a fresh store."""
         runner = TimedRunner()
-        store = self.store(workdir / f"misses-{uuid.uuid4().hex[:8]}", runner)
-        store.sweep(list(points(10**9, 10**9 + 20)))  # warm-up, on other points
-        runner.reset()
-        params = list(points(0, n))
-        start = time.perf_counter()
-        records = store.sweep(params)
-        wall = time.perf_counter() - start
-        if len(records) != n or runner.calls != n:
-            raise AssertionError(f"{runner.calls} runs for {n} misses")
-        store.close()
+        folder = workdir / f"misses-{uuid.uuid4().hex[:8]}"
+        store = self.store(folder, runner)
+        try:
+            store.sweep(list(points(10**9, 10**9 + 20)))  # warm-up, on other points
+            runner.reset()
+            params = list(points(0, n))
+            start = time.perf_counter()
+            records = store.sweep(params)
+            wall = time.perf_counter() - start
+            if len(records) != n or runner.calls != n:
+                raise AssertionError(f"{runner.calls} runs for {n} misses")
+        finally:
+            store.close()
+            self.done(folder)
         return {"wall": wall, "runner": runner.seconds, "n": n}
 
     def memory(self, workdir: Path, n: int) -> dict[str, Any]:
@@ -206,127 +218,52 @@ class Ours:
         }
 
 
-_COLUMNS = "id, result_file, created_at, custom_data, n, dt, method, seed"
+class OursPostgres(Ours):
+    """Our Store on PostgreSQL, in a schema of its own per measurement folder."""
 
+    def db_url(self, workdir: Path) -> str:
+        """The server, seen through the schema of ``workdir`` (created here)."""
+        schema = schema_for(workdir)
+        RawPostgres.connect(workdir).close()  # creates the schema
+        return postgres_url(schema)
 
-class RawFloor:
-    """The floor: sqlite3 and hashlib, returning row tuples, nothing else."""
+    def done(self, workdir: Path) -> None:
+        """Drop the schema of a store made for one measurement."""
+        drop_schema(schema_for(workdir))
 
-    @staticmethod
-    def connect(workdir: Path) -> sqlite3.Connection:
-        """Open the floor's database file in ``workdir``."""
-        conn = sqlite3.connect(workdir / "raw.sqlite3")
-        conn.execute("PRAGMA journal_mode=WAL")
-        return conn
-
-    @staticmethod
-    def _create(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS runs (id VARCHAR(128) PRIMARY KEY, result_file TEXT NOT "
-            "NULL, created_at TEXT NOT NULL, custom_data TEXT NOT NULL, n INTEGER NOT NULL, "
-            "dt REAL NOT NULL, method TEXT NOT NULL, seed INTEGER NOT NULL)"
-        )
-
-    @staticmethod
-    def _row(p: dict[str, Any], run_id: str, result_file: str, now: str) -> tuple[Any, ...]:
-        return (run_id, result_file, now, "{}", p["n"], p["dt"], p["method"], p["seed"])
+    def cleanup(self, workdir: Path) -> dict[str, Any]:
+        """Drop the schema of the store kept in ``workdir``."""
+        self.done(workdir)
+        return {"dropped": schema_for(workdir)}
 
     def prepare(self, workdir: Path, n: int) -> dict[str, Any]:
-        """Create and fill the table (setup, not measured)."""
-        conn = self.connect(workdir)
-        self._create(conn)
-        results = workdir / "results"
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+        """Fill the table through SQLAlchemy Core (setup, not measured), as a sweep would."""
+        if hash_params(point(1)) != key(point(1)):
+            raise AssertionError("the benchmark's key scheme differs from entropic's")
+        store = self.store(workdir, TimedRunner(allow=False))
+        table = BenchRun.__table__
+        assert isinstance(table, Table)
+        results, now = store.results_dir, dt.datetime.now(dt.UTC)
         start = time.perf_counter()
         generator = points(0, n)
-        while chunk := list(islice(generator, FILL_CHUNK)):
-            rows = []
-            for p in chunk:
-                run_id = key(p)
-                rows.append(self._row(p, run_id, str(results / f"{run_id}.txt"), now))
-            conn.executemany(f"INSERT INTO runs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", rows)
-        conn.commit()
-        conn.close()
-        return {"n": n, "seconds": time.perf_counter() - start}
-
-    def hit(
-        self, workdir: Path, calls: int, warmup: int, spread: int = HIT_POINTS
-    ) -> dict[str, Any]:
-        """Median seconds of hashing one point and fetching its row."""
-        conn = self.connect(workdir)
-        sql = "SELECT * FROM runs WHERE id = ?"
-
-        def lookup(p: dict[str, Any]) -> Any:
-            row = conn.execute(sql, (key(p),)).fetchone()
-            if row is None:
-                raise AssertionError(f"no row for {p!r}")
-            return row
-
-        params = [point(i) for i in range(spread)]
-        seconds = median_call_seconds(lookup, params, calls, warmup)
-        conn.close()
-        return {"seconds": seconds, "calls": calls}
-
-    @staticmethod
-    def lookup_many(conn: sqlite3.Connection, params: list[dict[str, Any]]) -> list[Any]:
-        """Hash every point, fetch the rows in chunked ``IN`` queries, return them in order."""
-        out: list[Any] = []
-        for start in range(0, len(params), LOOKUP_CHUNK):
-            keys = [key(p) for p in params[start : start + LOOKUP_CHUNK]]
-            marks = ",".join("?" * len(keys))
-            found = conn.execute(f"SELECT * FROM runs WHERE id IN ({marks})", keys).fetchall()
-            by_id = {row[0]: row for row in found}
-            out.extend(by_id[k] for k in keys)
-        return out
-
-    def sweep(self, workdir: Path, n: int) -> dict[str, Any]:
-        """Seconds to look up ``n`` cached points."""
-        conn = self.connect(workdir)
-        self.lookup_many(conn, list(points(0, min(n, 100))))  # warm-up
-        params = list(points(0, n))
-        start = time.perf_counter()
-        rows = self.lookup_many(conn, params)
-        seconds = time.perf_counter() - start
-        if len(rows) != n:
-            raise AssertionError(f"{len(rows)} rows for {n} points")
-        conn.close()
-        return {"seconds": seconds, "n": n}
-
-    def misses(self, workdir: Path, n: int) -> dict[str, Any]:
-        """The floor of a miss with the same guarantees as a store's.
-
-        The runner writes to a temporary name that is then moved into place; a small JSON
-        manifest is written beside it; rows are inserted and committed every 256 runs.
-        """
-        folder = workdir / f"misses-{uuid.uuid4().hex[:8]}"
-        results = folder / "results"
-        results.mkdir(parents=True)
-        conn = self.connect(folder)
-        self._create(conn)
-        runner = TimedRunner()
-        params = list(points(0, n))
-        start = time.perf_counter()
-        rows = []
-        for p in params:
-            run_id = key(p)
-            final = results / f"{run_id}.txt"
-            scratch = results / f".{run_id}.tmp.txt"
-            runner({**p, "result_file": str(scratch)})
-            os.replace(scratch, final)
-            now = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
-            (results / f".{run_id}.json").write_text(
-                json.dumps({"id": run_id, "params": p, "result_file": str(final), "at": now})
-            )
-            rows.append(self._row(p, run_id, str(final), now))
-            if len(rows) == 256:
-                conn.executemany(f"INSERT INTO runs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", rows)
-                conn.commit()
+        with store.engine.begin() as conn:
+            while chunk := list(islice(generator, FILL_CHUNK)):
                 rows = []
-        conn.executemany(f"INSERT INTO runs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", rows)
-        conn.commit()
-        wall = time.perf_counter() - start
-        conn.close()
-        return {"wall": wall, "runner": runner.seconds, "n": n}
+                for p in chunk:
+                    run_id = key(p)
+                    rows.append(
+                        {
+                            **p,
+                            "id": run_id,
+                            "result_file": str(results / f"{run_id}.txt"),
+                            "created_at": now,
+                            "custom_data": {},
+                        }
+                    )
+                conn.execute(insert(table), rows)
+            conn.exec_driver_sql(f"ANALYZE {table.name}")
+        store.close()
+        return {"n": n, "seconds": time.perf_counter() - start}
 
 
 def info() -> dict[str, Any]:
@@ -341,4 +278,4 @@ def info() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main({"ours": Ours, "raw": RawFloor}, info)
+    main({"ours": Ours, "raw": RawFloor, "ours-pg": OursPostgres, "raw-pg": RawPostgres}, info)
