@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import Result
+from sqlalchemy import create_engine, text
 
 from entropic import Base, Mapped, Store, mapped_column
 
@@ -105,3 +106,12 @@ class StoreFiles:
 
 
 Invoke = Callable[..., Result]
+
+
+def delete_rows(store: StoreFiles, *ids: str) -> None:
+    """Delete rows of ``cli_points`` behind the Store's back (as a lost row would be)."""
+    engine = create_engine(store.db_url)
+    with engine.begin() as conn:
+        for run_id in ids:
+            conn.execute(text("DELETE FROM cli_points WHERE id = :i"), {"i": run_id})
+    engine.dispose()

@@ -26,14 +26,10 @@ Files are listed before the database is read, so a run that finishes meanwhile i
 from __future__ import annotations
 
 import collections
-import contextlib
-import datetime as dt
 import logging
 import os
 import shutil
-import socket
-import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -42,6 +38,17 @@ from sqlalchemy import Engine, MetaData, Table
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import NoSuchTableError
 
+from entropic._disk import (
+    TRASH_DIR_NAME,
+    candidate_files,
+    delete_for_good,
+    leftovers,
+    path_key,
+    size_of,
+    stored_path,
+    to_trash,
+    trash_folder,
+)
 from entropic.errors import EntropicError, SchemaError
 from entropic.inspection import (
     claims_in_flight,
@@ -51,7 +58,6 @@ from entropic.inspection import (
 )
 from entropic.manifests import manifest_id, read_manifest, scan_manifests
 from entropic.reflection import entropic_tables, reflect_model
-from entropic.scratch import scratch_root
 
 if TYPE_CHECKING:
     from entropic.store import Store
@@ -73,10 +79,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Folder inside the results directory where gc moves what it removes, one dated folder per gc.
-TRASH_DIR_NAME: Final = ".entropic-trash"
-#: A scratch folder of another host counts as in use while it changed this recently.
-FOREIGN_SCRATCH_SECONDS: Final = 24 * 3600
 
 #: Problem kinds, each with a description and whether gc removes it.
 KINDS: Final = {
@@ -159,86 +161,6 @@ class GcRefusedError(EntropicError, RuntimeError):
     """gc will not act on a store whose results directory looks moved (pass ``force``)."""
 
 
-# ---------------------------------------------------------------------- the disk
-
-
-def _size(path: Path) -> int:
-    if path.is_dir() and not path.is_symlink():
-        total = 0
-        for folder, _dirs, files in os.walk(path):
-            for name in files:
-                with contextlib.suppress(FileNotFoundError):
-                    total += os.lstat(os.path.join(folder, name)).st_size
-        return total
-    try:
-        return path.lstat().st_size
-    except FileNotFoundError:
-        return 0
-
-
-def _newest_change(path: Path) -> float:
-    newest = path.lstat().st_mtime
-    if path.is_dir():
-        for folder, dirs, files in os.walk(path):
-            for name in [*dirs, *files]:
-                with contextlib.suppress(FileNotFoundError):
-                    newest = max(newest, os.lstat(os.path.join(folder, name)).st_mtime)
-    return newest
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _in_use(entry: Path, now: float) -> bool:
-    """Whether a scratch folder (``<host>-<pid>-<thread>-<random>``) may belong to a live run."""
-    if not entry.is_dir():
-        return False
-    parts = entry.name.rsplit("-", 3)
-    if len(parts) == 4 and parts[1].isdigit() and parts[0] == socket.gethostname():
-        return _pid_alive(int(parts[1]))
-    try:
-        return now - _newest_change(entry) < FOREIGN_SCRATCH_SECONDS
-    except FileNotFoundError:
-        return False
-
-
-def _leftovers(results_dir: Path) -> Iterator[Problem]:
-    try:
-        entries = sorted(scratch_root(results_dir).iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    now = time.time()
-    for entry in entries:
-        if not _in_use(entry, now):
-            yield Problem("leftover", entry, None, _size(entry))
-
-
-def _candidate_files(results_dir: Path) -> list[Path]:
-    """Regular, non-hidden files directly in ``results_dir``: what may be a result."""
-    found = []
-    with contextlib.suppress(FileNotFoundError), os.scandir(results_dir) as entries:
-        for entry in entries:
-            if not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
-                found.append(Path(entry.path))
-    return sorted(found)
-
-
-def _key(path: str | Path) -> str:
-    return os.path.normcase(os.path.abspath(path))
-
-
-def _stored_path(stored: str, results_dir: Path) -> Path:
-    path = Path(stored)
-    return path if path.is_absolute() else results_dir / path
-
-
 # ---------------------------------------------------------------------- verify
 
 
@@ -253,7 +175,7 @@ def _other_paths(engine: Engine, table: Table, results_dir: Path) -> set[str]:
         except NoSuchTableError:  # dropped since it was listed: it names nothing
             continue
         for row in select_records(engine, other, columns=["result_file"], order_by=[]):
-            named.add(_key(_stored_path(row["result_file"], results_dir)))
+            named.add(path_key(stored_path(row["result_file"], results_dir)))
     return named
 
 
@@ -265,7 +187,7 @@ def _moved(missing: list[Problem], rows: int, results_dir: Path) -> tuple[str, s
     if len(here) * 2 <= len(missing):
         return None
     old = collections.Counter(str(p.parent) for p in here).most_common(1)[0][0]
-    return None if _key(old) == _key(results_dir) else (old, str(results_dir))
+    return None if path_key(old) == path_key(results_dir) else (old, str(results_dir))
 
 
 def check(engine: Engine, table: Table, results_dir: str | Path, file_suffix: str) -> Checkup:
@@ -283,8 +205,8 @@ def check(engine: Engine, table: Table, results_dir: str | Path, file_suffix: st
     del file_suffix  # every rule works from the names rows and manifests give
     folder = Path(results_dir).expanduser().resolve()
     manifests = sorted(scan_manifests(folder))
-    files = _candidate_files(folder)
-    leftovers = list(_leftovers(folder))
+    files = candidate_files(folder)
+    scratch = [Problem("leftover", p, None, size_of(p)) for p in leftovers(folder)]
     in_flight = claims_in_flight(engine, table.name)  # before the rows: a run may end between
     problems: list[Problem] = []
     ids: set[str] = set()
@@ -293,8 +215,8 @@ def check(engine: Engine, table: Table, results_dir: str | Path, file_suffix: st
     for row in select_records(engine, table, columns=["id", "result_file"], order_by=[]):
         rows += 1
         ids.add(row["id"])
-        path = _stored_path(row["result_file"], folder)
-        named.add(_key(path))
+        path = stored_path(row["result_file"], folder)
+        named.add(path_key(path))
         try:
             size = path.stat().st_size
         except (FileNotFoundError, NotADirectoryError):
@@ -312,33 +234,33 @@ def check(engine: Engine, table: Table, results_dir: str | Path, file_suffix: st
         except (ValueError, KeyError, TypeError, OSError) as exc:
             kept_prefixes.add(run_id)
             detail = f"{type(exc).__name__}: {exc}"
-            problems.append(Problem("bad-manifest", path, run_id, _size(path), detail))
+            problems.append(Problem("bad-manifest", path, run_id, size_of(path), detail))
             continue
         if manifest.id != run_id:
             kept_prefixes.add(run_id)
             detail = f"its content names id {manifest.id!r}"
-            problems.append(Problem("bad-manifest", path, run_id, _size(path), detail))
+            problems.append(Problem("bad-manifest", path, run_id, size_of(path), detail))
             continue
-        result = _key(manifest.result_file)
+        result = path_key(manifest.result_file)
         kept_names.add(result)
         if run_id in ids or run_id in in_flight or result in named:
             continue
         if Path(manifest.result_file).is_file():
             problems.append(
-                Problem("unindexed-manifest", path, run_id, _size(path), "entropic ingest")
+                Problem("unindexed-manifest", path, run_id, size_of(path), "entropic ingest")
             )
         else:
-            problems.append(Problem("stale-manifest", path, run_id, _size(path)))
+            problems.append(Problem("stale-manifest", path, run_id, size_of(path)))
     missing = [p for p in problems if p.kind == "missing-file"]
     missing_names = {p.path.name for p in missing}  # perhaps only moved: relocate mends them
     for path in files:
-        key = _key(path)
+        key = path_key(path)
         if key in named or key in kept_names or path.name in missing_names:
             continue
         if any(path.name.startswith(prefix) for prefix in kept_prefixes):
             continue
-        problems.append(Problem("orphan-file", path, None, _size(path)))
-    problems += leftovers
+        problems.append(Problem("orphan-file", path, None, size_of(path)))
+    problems += scratch
     moved = _moved(missing, rows, folder)
     if moved is not None:
         old, new = moved
@@ -355,34 +277,6 @@ def verify(
 
 
 # ---------------------------------------------------------------------- gc
-
-
-def _trash_folder(results_dir: Path) -> Path:
-    """A new dated folder in the trash, such as ``.entropic-trash/2026-12-01T221500``."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M%S")
-    base = results_dir / TRASH_DIR_NAME
-    for attempt in range(1000):
-        folder = base / (stamp if attempt == 0 else f"{stamp}-{attempt}")
-        try:
-            folder.mkdir(parents=True)
-        except FileExistsError:
-            continue
-        return folder
-    raise FileExistsError(f"no free name for a trash folder in {base}")
-
-
-def _purge(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
-def _to_trash(path: Path, results_dir: Path, trash: Path) -> None:
-    target = trash / path.relative_to(results_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        os.replace(path, target)
 
 
 def collect_garbage(
@@ -427,20 +321,22 @@ def collect_garbage(
             f"names: the folder looks moved; run 'entropic relocate {old} {new}' first "
             "(or force gc)"
         )
-    chosen = None if only is None else {_key(p) for p in only}
+    chosen = None if only is None else {path_key(p) for p in only}
     doomed = [
-        p for p in checkup.problems if p.removable and (chosen is None or _key(p.path) in chosen)
+        p
+        for p in checkup.problems
+        if p.removable and (chosen is None or path_key(p.path) in chosen)
     ]
     kept = [p for p in checkup.problems if p.kind in ("unindexed-manifest", "bad-manifest")]
     freed = sum(p.size or 0 for p in doomed)
     if dry_run or not doomed:
         return GcReport(doomed, kept, freed, None, dry_run)
-    trash = None if purge else _trash_folder(folder)
+    trash = None if purge else trash_folder(folder)
     for problem in doomed:
         if trash is None:
-            _purge(problem.path)
+            delete_for_good(problem.path)
         else:
-            _to_trash(problem.path, folder, trash)
+            to_trash(problem.path, folder, trash)
     logger.info("gc removed %d item(s) from %s", len(doomed), folder)
     return GcReport(doomed, kept, freed, trash, False)
 
@@ -512,7 +408,7 @@ def open_store(
             chosen = recorded_dir if recorded_dir is not None else Path("results")
         else:
             chosen = Path(results_dir).expanduser().resolve()
-            if recorded_dir is not None and _key(recorded_dir) != _key(chosen):
+            if recorded_dir is not None and path_key(recorded_dir) != path_key(chosen):
                 logger.warning(
                     "the results directory %s differs from %s, recorded for table %r",
                     chosen,

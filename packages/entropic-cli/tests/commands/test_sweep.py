@@ -12,7 +12,6 @@ from _cli_helpers import Invoke, Point, StoreFiles, content
 from click.testing import CliRunner, Result
 
 from entropic import Store
-from entropic_cli._options import parse_scalar
 from entropic_cli.main import cli
 
 RUNNER = "_cli_helpers:write_point"
@@ -45,25 +44,6 @@ def sweep(runner: CliRunner, fresh: StoreFiles) -> Invoke:
 def _stored(files: StoreFiles) -> dict[tuple[int, float, str], str]:
     with files.open() as s:
         return {(r.n, r.x, r.label): Path(r.result_file).read_text() for r in s}
-
-
-@pytest.mark.parametrize(
-    ("text", "value"),
-    [
-        ("3", 3),
-        ("-2", -2),
-        ("0.25", 0.25),
-        ("1e3", 1000.0),
-        ("true", True),
-        ("False", False),
-        ("abc", "abc"),
-        ("", ""),
-    ],
-)
-def test_grid_values_are_int_float_bool_or_string(text: str, value: object) -> None:
-    parsed = parse_scalar(text)
-    assert parsed == value
-    assert type(parsed) is type(value)
 
 
 def test_sweep_a_grid_then_everything_is_cached(sweep: Invoke, fresh: StoreFiles) -> None:

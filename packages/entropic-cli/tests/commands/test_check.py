@@ -1,4 +1,4 @@
-"""verify, gc, rm and ingest: finding and repairing what does not match."""
+"""entropic verify and entropic gc: finding and cleaning what does not match."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _cli_helpers import POINTS, Invoke, StoreFiles
+from _cli_helpers import POINTS, Invoke, StoreFiles, delete_rows
 from sqlalchemy import create_engine, text
 
 from entropic.manifests import manifest_path
@@ -22,14 +22,6 @@ def _problems(invoke: Invoke, code: int) -> dict[str, set[str]]:
     for item in json.loads(invoke("verify", "--format", "json", code=code).stdout):
         found.setdefault(item["problem"], set()).add(Path(item["path"]).name)
     return found
-
-
-def _delete_rows(store: StoreFiles, *ids: str) -> None:
-    engine = create_engine(store.db_url)
-    with engine.begin() as conn:
-        for run_id in ids:
-            conn.execute(text("DELETE FROM cli_points WHERE id = :i"), {"i": run_id})
-    engine.dispose()
 
 
 def _dead_pid() -> int:
@@ -45,7 +37,7 @@ def damaged(store: StoreFiles) -> dict[str, str]:
     missing, empty, unindexed, stale = store.ids[:4]
     (results / f"{missing}.txt").unlink()
     (results / f"{empty}.txt").write_bytes(b"")
-    _delete_rows(store, unindexed, stale)
+    delete_rows(store, unindexed, stale)
     (results / f"{stale}.txt").unlink()
     (results / "stray.dat").write_text("not a result")
     (results / ".hidden").write_text("never touched")
@@ -160,7 +152,7 @@ def test_gc_yes_does_not_ask(invoke: Invoke, store: StoreFiles, damaged: dict[st
 def test_verify_leaves_runs_in_flight_alone(invoke: Invoke, store: StoreFiles) -> None:
     """A run whose file exists but whose row is not written yet holds a claim: not an orphan."""
     run_id = store.ids[0]
-    _delete_rows(store, run_id)
+    delete_rows(store, run_id)
     engine = create_engine(store.db_url)
     with engine.begin() as conn:
         conn.execute(
@@ -186,127 +178,6 @@ def test_verify_counts_rows_of_other_tables_sharing_the_folder(
         other.sweep([{"k": 1}, {"k": 2}])
     invoke("--table", "cli_points", "verify")
     invoke("--table", "cli_others", "verify")
-
-
-def test_ingest_indexes_manifests_without_rows(invoke: Invoke, store: StoreFiles) -> None:
-    with store.open() as s:
-        before = {r.id: r for r in s}
-    _delete_rows(store, *store.ids[:3])
-    result = invoke("ingest")
-    assert result.stdout == "indexed 3 run(s) into table 'cli_points'\n"
-    with store.open() as s:
-        after = {r.id: r for r in s}
-    assert set(after) == set(before)
-    for run_id in store.ids[:3]:
-        old, new = before[run_id], after[run_id]
-        assert (new.n, new.x, new.label, new.flag) == (old.n, old.x, old.label, old.flag)
-        assert new.created_at == old.created_at
-        assert new.custom_data == old.custom_data
-        assert new.result_file == old.result_file
-    assert invoke("ingest").stdout.startswith("indexed 0 run(s)")
-    invoke("verify")
-
-
-def test_ingest_rebuilds_a_lost_database_from_manifests(
-    invoke: Invoke, store: StoreFiles, tmp_path: Path
-) -> None:
-    with store.open() as s:
-        before = {r.id: r for r in s}
-    fresh = f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}"
-    result = invoke("ingest", code=1, ENTROPIC_DB_URL=fresh)
-    assert result.stderr == f"Error: no database at {tmp_path / 'rebuilt.sqlite3'}\n"
-    (tmp_path / "rebuilt.sqlite3").touch()
-    result = invoke("ingest", code=1, ENTROPIC_DB_URL=fresh)
-    assert "to rebuild one from the manifests, name it with --table NAME" in result.stderr
-    (tmp_path / "rebuilt.sqlite3").unlink()
-    result = invoke("--table", "cli_points", "ingest", ENTROPIC_DB_URL=fresh)
-    assert "indexed 6 run(s)" in result.stdout
-    assert "guessed from the manifests" in result.stderr
-    rows = json.loads(invoke("ls", "--format", "json", ENTROPIC_DB_URL=fresh).stdout)
-    assert {r["id"] for r in rows} == set(before)
-    for row in rows:
-        old = before[row["id"]]
-        assert (row["n"], row["x"], row["label"], row["flag"]) == (
-            old.n,
-            old.x,
-            old.label,
-            old.flag,
-        )
-    # the rebuilt store serves the model's code: every point is a hit
-    from _cli_helpers import Point, write_point
-
-    from entropic import Store
-
-    with Store(write_point, Point, store.results_dir, ".txt", fresh) as again:
-        assert [r.id for r in again.sweep(POINTS)] == store.ids
-
-
-def test_ingest_with_the_model_creates_its_table(
-    invoke: Invoke, store: StoreFiles, tmp_path: Path
-) -> None:
-    fresh = f"sqlite:///{tmp_path / 'rebuilt.sqlite3'}"
-    result = invoke("ingest", "--model", "_cli_helpers:Point", ENTROPIC_DB_URL=fresh)
-    assert "indexed 6 run(s)" in result.stdout
-    assert "guessed" not in result.stderr
-    info = json.loads(invoke("info", "--format", "json", ENTROPIC_DB_URL=fresh).stdout)
-    assert {c["name"]: c["type"] for c in info["columns"]}["flag"] == "BOOLEAN"
-
-
-def test_ingest_warns_about_manifests_it_skips(invoke: Invoke, store: StoreFiles) -> None:
-    _delete_rows(store, store.ids[0])
-    (store.results_dir / f"{store.ids[0]}.txt").unlink()
-    result = invoke("ingest")
-    assert "indexed 0 run(s)" in result.stdout
-    assert "warning: skipping manifest" in result.stderr
-
-
-def test_rm_by_id_removes_row_and_manifest_but_keeps_the_file(
-    invoke: Invoke, store: StoreFiles
-) -> None:
-    run_id = store.ids[0]
-    result = invoke("rm", run_id, "--yes")
-    assert result.stdout == "removed 1 run(s)\n"
-    assert not manifest_path(store.results_dir, run_id).exists()
-    assert (store.results_dir / f"{run_id}.txt").exists()
-    invoke("show", run_id, code=1)
-    invoke("ingest")
-    invoke("show", run_id, code=1)  # no manifest: ingest does not bring it back
-
-
-def test_rm_where_and_remove_file(invoke: Invoke, store: StoreFiles) -> None:
-    result = invoke("rm", "--where", "n=2", "--remove-file", "--yes")
-    assert result.stdout == "removed 2 run(s) and 2 result file(s)\n"
-    rows = json.loads(invoke("ls", "--format", "json").stdout)
-    assert sorted(r["n"] for r in rows) == [1, 1, 3, 3]
-    assert len(list(store.results_dir.glob("*.txt"))) == 4
-    invoke("verify")
-
-
-def test_rm_asks_for_confirmation(invoke: Invoke, store: StoreFiles) -> None:
-    result = invoke("rm", store.ids[0], store.ids[1], input="n\n", code=1)
-    assert "Remove 2 run(s) from table 'cli_points'" in result.output
-    assert len(json.loads(invoke("ls", "--format", "json").stdout)) == len(POINTS)
-    invoke("rm", store.ids[0], input="y\n")
-    assert len(json.loads(invoke("ls", "--format", "json").stdout)) == len(POINTS) - 1
-
-
-def test_rm_unknown_id_removes_nothing(invoke: Invoke, store: StoreFiles) -> None:
-    result = invoke("rm", store.ids[0], "feedfacefeedface", "--yes", code=1)
-    assert result.stderr == (
-        "Error: no run with id 'feedfacefeedface' in table 'cli_points'; nothing removed\n"
-    )
-    assert len(json.loads(invoke("ls", "--format", "json").stdout)) == len(POINTS)
-
-
-def test_rm_where_binds_a_hostile_value(invoke: Invoke) -> None:
-    result = invoke("rm", "--where", "label=x' OR '1'='1", "--yes")
-    assert "nothing removed" in result.stderr
-    assert len(json.loads(invoke("ls", "--format", "json").stdout)) == len(POINTS)
-
-
-def test_rm_needs_ids_or_where(invoke: Invoke) -> None:
-    result = invoke("rm", "--yes", code=2)
-    assert "give the ids of the runs to remove" in result.stderr
 
 
 def test_verify_gc_and_ingest_need_the_results_dir(invoke: Invoke, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from _cli_helpers import POINTS, Grade, Graded, Invoke, StoreFiles, write_graded
 from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 
-from entropic import Store, executors
+from entropic import Store
 from entropic_cli.main import cli
 
 
@@ -280,12 +280,3 @@ def test_export_to_a_file(invoke: Invoke, store: StoreFiles, tmp_path: Path) -> 
 
     invoke("export", "--where", "n=1", "-o", str(target / "some.csv"))
     assert len(list(csv.DictReader((target / "some.csv").open()))) == 2
-
-
-def test_executors_lists_names_and_packages(invoke: Invoke) -> None:
-    rows = json.loads(invoke("executors", "--format", "json").stdout)
-    assert {r["name"]: r["package"] for r in rows} == dict(executors.registry())
-    assert {"name": "serial", "package": "entropic-core"} in rows
-    table = invoke("executors").stdout.splitlines()
-    assert table[0].split() == ["name", "package"]
-    assert any(line.split() == ["serial", "entropic-core"] for line in table)
