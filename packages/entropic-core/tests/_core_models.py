@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, CheckConstraint, DateTime
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.ext.mutable import MutableDict
 
@@ -47,6 +47,15 @@ class SimResult(Base):
 
     n: Mapped[int]
     dt: Mapped[float]
+
+
+class Picky(Base):
+    """A table whose CHECK constraint refuses ``n == 13``: the database, not entropic, says no."""
+
+    __tablename__ = "core_picky"
+    __table_args__ = (CheckConstraint("n <> 13", name="core_picky_not_13"),)
+
+    n: Mapped[int]
 
 
 class Knobs(Base):

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _core_models import CountingRunner, SimResult, StoreFactory
+from _core_models import CountingRunner, Picky, SimResult, StoreFactory
 from sqlalchemy import create_engine, delete, func, select, text
+from sqlalchemy.exc import IntegrityError
 
-from entropic import Store, TimeLimitError, expand_grid
+from entropic import Store, SweepError, TimeLimitError, expand_grid
 from entropic._internal import claims_table
 
 CHILD = str(Path(__file__).parent / "_signal_child.py")
@@ -167,3 +168,22 @@ def test_claims_are_taken_in_batches_that_grow(
     assert runner.count == 300
     # one claim per run would be 300 statements; batches that double from 4 need fewer than 10
     assert 0 < len(statements) < 12
+
+
+def test_a_row_the_database_refuses_costs_no_other_run(
+    make_store: StoreFactory, runner: CountingRunner
+) -> None:
+    store = make_store(runner, Picky)
+    grid = [{"n": n} for n in range(300)]
+    with pytest.raises(SweepError) as caught:
+        store.sweep(grid)
+    assert runner.count == 300
+    assert store.count() == 299
+    (failure,) = caught.value.failures
+    assert failure.params == {"n": 13}
+    assert isinstance(failure.error, IntegrityError)
+    assert any("refused its row" in note for note in failure.error.__notes__)
+    # the refused run keeps its file and manifest
+    assert store.result_path(failure.id).is_file()
+    assert (store.results_dir / f".{failure.id}.entropic.json").is_file()
+    assert [r is None for r in caught.value.records].count(True) == 1

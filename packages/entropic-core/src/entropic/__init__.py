@@ -16,6 +16,7 @@ from entropic.__about__ import __version__
 from entropic._merge import MergeReport
 from entropic._progress import SweepProgress
 from entropic.errors import (
+    CommitError,
     EntropicError,
     FailedRun,
     FallbackRefusedError,
@@ -38,6 +39,7 @@ from entropic.store import Store
 
 __all__ = [
     "Base",
+    "CommitError",
     "EntropicError",
     "FailedRun",
     "FallbackRefusedError",

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Table, select
+from sqlalchemy.exc import DBAPIError
 
 from entropic._db import CHUNK
 from entropic._params import ParameterSchema, Request
 from entropic._records import row_of
 from entropic._writing import Writer
+from entropic.hashing import hash_values
 from entropic.manifests import (
     Manifest,
     manifest_id,
@@ -61,7 +63,15 @@ class Indexer:
         row = row_of(request.values, request.key, str(path), dt.datetime.now(dt.UTC), custom_data)
         write_manifest(
             self.results_dir,
-            Manifest(request.key, request.values, str(path), row["created_at"], row["custom_data"]),
+            Manifest(
+                request.key,
+                request.values,
+                str(path),
+                row["created_at"],
+                row["custom_data"],
+                request.explicit,
+                key_names=None if request.explicit else tuple(request.values),
+            ),
         )
         self.writer.persist([row])
         return row
@@ -101,8 +111,97 @@ class Indexer:
             manifest.custom_data,
         )
 
+    def patched(self, record: Any) -> None:
+        """Bring the manifest of ``record`` (when it has one) up to date with its custom_data."""
+        path = manifest_path(self.results_dir, record.id)
+        if not path.exists():
+            return
+        try:
+            old = read_manifest(path, self.results_dir)
+        except (ValueError, OSError):
+            old = None
+        write_manifest(
+            self.results_dir,
+            Manifest(
+                record.id,
+                {n: getattr(record, n) for n in self.schema.columns},
+                record.result_file,
+                record.created_at,
+                dict(record.custom_data),
+                old.explicit_id if old is not None else False,
+                old.provenance if old is not None else None,
+                old.key_names if old is not None else None,
+            ),
+        )
+
+    def _trusted(self, path: Path) -> dict[str, Any] | None:
+        """The row a manifest describes, or ``None`` (with a warning) when it cannot be trusted.
+
+        Trusted means: readable and bounded, named after the id it holds, with parameters that
+        fit the model and hash to that id (unless the id was explicit), and a result file that
+        exists inside the results directory.
+        """
+        try:
+            manifest = read_manifest(path, self.results_dir)
+            if manifest_id(path) != manifest.id:
+                raise ValueError(f"its name does not match the id {manifest.id!r} inside it")
+            values = self.schema.values_from_json(manifest.params)
+            request = self.schema.storable(
+                self.schema.request({**values, "id": manifest.id}, complete=True)
+            )
+            if (
+                not manifest.explicit_id
+                and _looks_hashed(manifest.id)
+                and manifest.id not in self._hashes(values, manifest.key_names)
+            ):
+                raise ValueError(f"its parameters do not hash to its id {manifest.id}")
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            logger.warning("skipping manifest %s: %s", path, exc)
+            return None
+        result = Path(manifest.result_file)
+        if not result.resolve().is_relative_to(self.results_dir):
+            logger.warning(
+                "skipping manifest %s: its result file %s is outside the results directory",
+                path,
+                manifest.result_file,
+            )
+            return None
+        if not result.is_file():
+            logger.warning("skipping manifest %s: its result file is missing", path)
+            return None
+        return row_of(
+            {**self.schema.run_values(request), **request.values},
+            manifest.id,
+            manifest.result_file,
+            manifest.created_at,
+            manifest.custom_data,
+        )
+
+    def _hashes(self, values: dict[str, Any], names: tuple[str, ...] | None) -> set[str]:
+        """The ids ``values`` may have been keyed with (a run stores defaults it was not given).
+
+        A manifest names the parameters its id was hashed from; one written by entropic 3.0
+        does not, and the likely sets are tried.
+        """
+        if names is not None:
+            return {hash_values({k: values.get(k) for k in names})}
+        defaults = self.schema.defaults
+        given = {k: v for k, v in values.items() if not (k in defaults and defaults[k] == v)}
+        return {
+            hash_values(values),
+            hash_values(given),
+            hash_values({k: v for k, v in given.items() if v is not None}),
+        }
+
     def ingest(self) -> int:
-        """Index every manifest in the results directory that has no row; return how many."""
+        """Index every trusted manifest in the results directory that has no row.
+
+        A manifest that cannot be trusted (see :meth:`_trusted`), or whose row the database
+        refuses, is skipped with a warning naming its file; the others are indexed.
+
+        Returns:
+            How many records were added.
+        """
         added = 0
         paths = scan_manifests(self.results_dir)
         table = self.table
@@ -110,30 +209,37 @@ class Indexer:
             by_id = {str(manifest_id(p)): p for p in chunk}
             with self.engine.connect() as conn:
                 present = set(conn.scalars(select(table.c.id).where(table.c.id.in_(list(by_id)))))
-            rows = []
+            rows: list[dict[str, Any]] = []
+            sources: dict[str, Path] = {}
             for run_id, path in by_id.items():
                 if run_id in present:
                     continue
-                try:
-                    manifest = read_manifest(path, self.results_dir)
-                    values = self.schema.values_from_json(manifest.params)
-                    self.schema.request({**values, "id": manifest.id}, complete=True)
-                except (ValueError, KeyError, TypeError) as exc:
-                    logger.warning("skipping manifest %s: %s", path, exc)
-                    continue
-                if not Path(manifest.result_file).is_file():
-                    logger.warning("skipping manifest %s: its result file is missing", path)
-                    continue
-                rows.append(
-                    row_of(
-                        values,
-                        manifest.id,
-                        manifest.result_file,
-                        manifest.created_at,
-                        manifest.custom_data,
-                    )
-                )
-            self.writer.persist(rows)
-            added += len(rows)
+                row = self._trusted(path)
+                if row is not None:
+                    rows.append(row)
+                    sources[row["id"]] = path
+            added += self._insert(rows, sources)
         logger.info("ingested %d manifests", added)
         return added
+
+    def _insert(self, rows: list[dict[str, Any]], sources: dict[str, Path]) -> int:
+        """Store ``rows``; when the database refuses the batch, store them one at a time."""
+        try:
+            self.writer.persist(rows)
+            return len(rows)
+        except DBAPIError as exc:
+            if len(rows) <= 1:
+                if rows:
+                    logger.warning(
+                        "skipping manifest %s: the database refused its row: %s",
+                        sources[rows[0]["id"]],
+                        exc.orig,
+                    )
+                    return 0
+                raise
+        return sum(self._insert([row], sources) for row in rows)
+
+
+def _looks_hashed(run_id: str) -> bool:
+    """Whether ``run_id`` has the shape of a parameter hash (16 lowercase hex digits)."""
+    return len(run_id) == 16 and all(c in "0123456789abcdef" for c in run_id)

@@ -18,6 +18,7 @@ from entropic._params import ParameterSchema
 from entropic._records import Records, row_of
 from entropic._writing import Writer
 from entropic.errors import SchemaError
+from entropic.hashing import hash_values
 from entropic.manifests import Manifest, write_manifest
 from entropic.scratch import private_folder
 
@@ -127,7 +128,10 @@ def _merge_chunk(
                 shutil.rmtree(scratch, ignore_errors=True)
         values = {k: row[k] for k in schema.columns}
         custom = dict(row["custom_data"] or {})
-        write_manifest(results_dir, Manifest(run_id, values, str(dest), row["created_at"], custom))
+        explicit = run_id != hash_values(values)
+        write_manifest(
+            results_dir, Manifest(run_id, values, str(dest), row["created_at"], custom, explicit)
+        )
         new_rows.append(row_of(values, run_id, str(dest), row["created_at"], custom))
         report.copied.append(run_id)
     writer.persist(new_rows)

@@ -33,11 +33,13 @@ def _not_finite(value: float) -> bool:
 class Request:
     """A parameter set checked against the model: its key and the values to persist."""
 
-    __slots__ = ("key", "values")
+    __slots__ = ("explicit", "key", "values")
 
-    def __init__(self, key: str, values: dict[str, Any]) -> None:
+    def __init__(self, key: str, values: dict[str, Any], explicit: bool = False) -> None:
         self.key = key
         self.values = values
+        #: Whether ``key`` is an id the user gave, not the values' hash.
+        self.explicit = explicit
 
 
 class ParameterSchema:
@@ -130,7 +132,7 @@ class ParameterSchema:
                     raise ParameterError(
                         f"{value!r} is not a value of {enum_cls.__name__} (parameter {name!r})"
                     ) from None
-        return Request(key, values)
+        return Request(key, values, explicit is not None)
 
     def storable(self, request: Request) -> Request:
         """Check that this database can store ``request``'s values, before anything runs.

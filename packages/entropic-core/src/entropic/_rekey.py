@@ -125,7 +125,14 @@ def add_parameter(
                 os.replace(old_path, result_file)
             write_manifest(
                 results_dir,
-                Manifest(new_id, values, result_file, row["created_at"], dict(row["custom_data"])),
+                Manifest(
+                    new_id,
+                    values,
+                    result_file,
+                    row["created_at"],
+                    dict(row["custom_data"]),
+                    new_id != hash_params(values),
+                ),
             )
             if old_id != new_id:
                 manifest_path(results_dir, old_id).unlink(missing_ok=True)

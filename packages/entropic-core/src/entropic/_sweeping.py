@@ -276,13 +276,33 @@ class Sweep(Generic[T]):
         before = len(self.pending)
 
         def commit(rows: list[dict[str, Any]], released: list[str]) -> None:
+            if rows and self.claims.may_have_lapsed():
+                # frozen past the lease: another process may have taken and redone these runs
+                held = self.claims.held_by([row["id"] for row in rows], owner)
+                lost = [row["id"] for row in rows if row["id"] not in held]
+                if lost:
+                    logger.warning(
+                        "%d runs were taken over while this process was held up", len(lost)
+                    )
+                    for key, record in self.records.fetch(lost).items():
+                        results[position[key]] = record
+                    rows = [row for row in rows if row["id"] in held]
             self.writer.persist(rows, owner, [*(row["id"] for row in rows), *released])
             for row in rows:
                 results[position[row["id"]]] = make(row)
             if rows:
                 logger.info("stored %d runs", len(rows))
 
-        writer = BatchWriter(commit, interval=FLUSH_SECONDS, size=FLUSH_RUNS)
+        def reject(row: dict[str, Any], error: Exception) -> None:
+            params = {k: row[k] for k in self.schema.columns if k in row}
+            error.add_note(
+                f"entropic run {row['id']} finished but the database refused its row; its file "
+                "and manifest are kept"
+            )
+            self.failures.append(FailedRun(row["id"], params, error))
+            logger.warning("the database refused the row of run %s: %s", row["id"], error)
+
+        writer = BatchWriter(commit, interval=FLUSH_SECONDS, size=FLUSH_RUNS, reject=reject)
         tasks = self._claim_tasks(owner, reporter, claimed, writer)
         outcomes: Iterator[RunOutcome] = iter(chosen.execute(tasks, runner))
         try:
@@ -306,7 +326,7 @@ class Sweep(Generic[T]):
             for key in claimed:  # runs that never finished: let others take them
                 writer.add(release=key)
             writer.close()
-        return len(self.pending) < before or bool(self.failures)
+        return len(self.pending) < before
 
     def finish(self, to_run: int) -> list[T | None]:
         """The records, or the error that says what was not done.

@@ -40,4 +40,6 @@ class Planner:
             result_file=os.path.join(self._dir, f"{request.key}{self.file_suffix}"),
             results_dir=self._dir,
             custom_data=dict(custom_data),
+            explicit_id=request.explicit,
+            key_names=None if request.explicit else tuple(request.values),
         )

@@ -153,3 +153,15 @@ class SweepTerminated(KeyboardInterrupt):
     A ``KeyboardInterrupt`` so that executors stop their work as they do for Ctrl-C; the Store
     commits what finished, releases its claims, and exits the process with status 143.
     """
+
+
+class CommitError(EntropicError):
+    """The last commit of a sweep failed: finished runs are on disk but not in the database.
+
+    Attributes:
+        unstored: How many finished runs were not committed.
+    """
+
+    def __init__(self, message: str, unstored: int) -> None:
+        super().__init__(message)
+        self.unstored = unstored

@@ -7,7 +7,9 @@ written only after its result file is complete, so a manifest means a finished r
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import json
 import os
 import uuid
@@ -20,6 +22,8 @@ from entropic._json import to_json
 
 __all__ = [
     "MANIFEST_VERSION",
+    "MAX_DEPTH",
+    "MAX_MANIFEST_BYTES",
     "Manifest",
     "manifest_id",
     "manifest_path",
@@ -29,6 +33,10 @@ __all__ = [
 ]
 
 MANIFEST_VERSION: Final = 1
+#: A manifest larger than this is not read (a manifest is a few hundred bytes).
+MAX_MANIFEST_BYTES: Final = 4 * 1024 * 1024
+#: A manifest nesting lists and objects deeper than this is not trusted.
+MAX_DEPTH: Final = 64
 _PREFIX: Final = "."
 _SUFFIX: Final = ".entropic.json"
 
@@ -42,6 +50,12 @@ class Manifest:
     result_file: str
     created_at: dt.datetime
     custom_data: dict[str, Any]
+    #: Whether the id was given by the user (not the parameters' hash).
+    explicit_id: bool = False
+    #: What made the result (runner, code, environment), when known.
+    provenance: dict[str, Any] | None = None
+    #: The parameters the id was hashed from (the others are defaults the run was stored with).
+    key_names: tuple[str, ...] | None = None
 
 
 def manifest_path(results_dir: Path, run_id: str) -> Path:
@@ -55,21 +69,31 @@ def manifest_id(path: str | Path) -> str | None:
     The name alone is read, not the file: this works for a manifest that cannot be parsed.
     """
     name = Path(path).name
-    if len(name) > len(_PREFIX) + len(_SUFFIX) and name.startswith(_PREFIX):
-        if name.endswith(_SUFFIX):
-            return name[len(_PREFIX) : -len(_SUFFIX)]
+    if (
+        len(name) > len(_PREFIX) + len(_SUFFIX)
+        and name.startswith(_PREFIX)
+        and name.endswith(_SUFFIX)
+    ):
+        return name[len(_PREFIX) : -len(_SUFFIX)]
     return None
 
 
 def write_manifest(results_dir: Path, manifest: Manifest) -> Path:
-    """Write a manifest atomically (temporary file, then ``os.replace``) and return its path."""
+    """Write a manifest atomically and completely, and return its path.
+
+    The body goes to a temporary file, every byte of it (a short write on a nearly full disk is
+    an error, not a truncated manifest), then replaces the manifest with :func:`os.replace`.
+
+    Raises:
+        OSError: The manifest could not be written whole; nothing is left at its path.
+    """
     path = manifest_path(results_dir, manifest.id)
     result = Path(manifest.result_file)
     try:
         stored_file = str(result.relative_to(results_dir))
     except ValueError:
         stored_file = str(result)
-    body = {
+    body: dict[str, Any] = {
         "entropic_manifest": MANIFEST_VERSION,
         "id": manifest.id,
         "params": to_json(manifest.params),
@@ -77,36 +101,90 @@ def write_manifest(results_dir: Path, manifest: Manifest) -> Path:
         "created_at": manifest.created_at.isoformat(),
         "custom_data": to_json(manifest.custom_data),
     }
+    if manifest.explicit_id:
+        body["explicit_id"] = True
+    if manifest.provenance is not None:
+        body["provenance"] = to_json(manifest.provenance)
+    if manifest.key_names is not None:
+        body["key_names"] = list(manifest.key_names)
     tmp = f"{path}.{uuid.uuid4().hex[:12]}.tmp"
-    data = json.dumps(body, sort_keys=True, allow_nan=True).encode()
+    data = memoryview(json.dumps(body, sort_keys=True, allow_nan=True).encode())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            written = 0
+            while written < len(data):
+                count = os.write(fd, data[written:])
+                if count <= 0:
+                    raise OSError(errno.ENOSPC, f"no room to write the manifest {path.name}")
+                written += count
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return path
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests lists and objects (iteratively: no recursion to exhaust)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            if level > deepest:
+                deepest = level
+                if deepest > MAX_DEPTH:
+                    return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def read_manifest(path: Path, results_dir: Path) -> Manifest:
     """Read one manifest; relative result paths are resolved against ``results_dir``.
 
     Raises:
-        ValueError: The file is not an entropic manifest of a known version.
+        ValueError: The file is not an entropic manifest of a known version, is larger than
+            :data:`MAX_MANIFEST_BYTES`, nests deeper than :data:`MAX_DEPTH`, or lacks a field.
+        OSError: The file cannot be read.
     """
-    body = json.loads(path.read_text(encoding="utf-8"))
+    with open(path, "rb") as f:
+        raw = f.read(MAX_MANIFEST_BYTES + 1)
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ValueError(f"{path} is larger than {MAX_MANIFEST_BYTES} bytes: not a manifest")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise ValueError(f"{path} nests deeper than {MAX_DEPTH} levels: not a manifest") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 JSON: {exc}") from None
     if not isinstance(body, dict) or body.get("entropic_manifest") != MANIFEST_VERSION:
         raise ValueError(f"{path} is not an entropic manifest of version {MANIFEST_VERSION}")
-    created = dt.datetime.fromisoformat(body["created_at"])
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=dt.UTC)
-    return Manifest(
-        id=str(body["id"]),
-        params=dict(body["params"]),
-        result_file=str(results_dir / body["result_file"]),
-        created_at=created,
-        custom_data=dict(body.get("custom_data") or {}),
-    )
+    if _depth(body) > MAX_DEPTH:
+        raise ValueError(f"{path} nests deeper than {MAX_DEPTH} levels: not a manifest")
+    try:
+        created = dt.datetime.fromisoformat(body["created_at"])
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=dt.UTC)
+        provenance = body.get("provenance")
+        key_names = body.get("key_names")
+        return Manifest(
+            id=str(body["id"]),
+            params=dict(body["params"]),
+            result_file=str(results_dir / body["result_file"]),
+            created_at=created,
+            custom_data=dict(body.get("custom_data") or {}),
+            explicit_id=bool(body.get("explicit_id", False)),
+            provenance=dict(provenance) if isinstance(provenance, dict) else None,
+            key_names=tuple(map(str, key_names)) if isinstance(key_names, list) else None,
+        )
+    except (KeyError, TypeError) as exc:
+        raise ValueError(
+            f"{path} is not a complete manifest: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def scan_manifests(results_dir: Path) -> Iterator[Path]:

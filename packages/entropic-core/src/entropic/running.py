@@ -47,6 +47,9 @@ class RunTask:
         results_dir: The results directory (temporary files and the manifest go there).
         custom_data: Extra data for the runner and the record, without ``elapsed_seconds``.
         record_host: Whether to record the host the run happened on in ``custom_data["host"]``.
+        explicit_id: Whether ``id`` was given by the user rather than hashed (the manifest says
+            so, for ``ingest`` to trust it).
+        key_names: The parameters the id was hashed from (recorded in the manifest).
     """
 
     id: str
@@ -55,6 +58,8 @@ class RunTask:
     results_dir: str
     custom_data: Mapping[str, Any] = field(default_factory=dict)
     record_host: bool = False
+    explicit_id: bool = False
+    key_names: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +149,15 @@ def perform(task: RunTask, runner: Runner) -> RunOutcome:
         try:
             write_manifest(
                 Path(task.results_dir),
-                Manifest(task.id, dict(task.params), final, created_at, custom),
+                Manifest(
+                    task.id,
+                    dict(task.params),
+                    final,
+                    created_at,
+                    custom,
+                    task.explicit_id,
+                    key_names=task.key_names,
+                ),
             )
         except Exception as exc:  # e.g. a full disk: the run does not count without its manifest
             error = exc

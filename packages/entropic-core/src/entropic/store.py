@@ -61,7 +61,7 @@ from entropic._tasks import Planner
 from entropic._writing import Writer
 from entropic.errors import ParameterError, SchemaError, SweepTerminated
 from entropic.hashing import HASH_SCHEME
-from entropic.manifests import Manifest, manifest_path, write_manifest
+from entropic.manifests import manifest_path
 from entropic.running import Runner
 from entropic.schema import Base
 
@@ -399,17 +399,7 @@ class Store(Generic[ModelT]):
                 raise KeyError(f"no record with id {request.key!r}")
             check_hit(record, request)
             record.apply_patch(data)
-        if manifest_path(self.results_dir, record.id).exists():
-            write_manifest(
-                self.results_dir,
-                Manifest(
-                    record.id,
-                    {n: getattr(record, n) for n in self._schema.columns},
-                    record.result_file,
-                    record.created_at,
-                    dict(record.custom_data),
-                ),
-            )
+        self._indexer.patched(record)
         return record
 
     def ingest(self) -> int:
