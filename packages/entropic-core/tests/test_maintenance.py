@@ -317,3 +317,21 @@ def test_manifest_id_reads_the_name_only(tmp_path: Path) -> None:
     assert manifest_id(manifest_path(tmp_path, "abc-1")) == "abc-1"
     assert manifest_id(tmp_path / "abc.txt") is None
     assert manifest_id(tmp_path / ".entropic.json") is None
+
+
+def test_a_manifest_naming_a_file_outside_the_results_dir_is_bad(
+    store_a: Store[MaintA], db_url: str, tmp_path: Path
+) -> None:
+    victim = store_a.find(n=3)[0]
+    _delete_row(db_url, "core_maint_a", victim.id)
+    manifest = manifest_path(store_a.results_dir, victim.id)
+    outside = tmp_path / "precious.txt"
+    outside.write_text("not entropic's")
+    body = manifest.read_text().replace(Path(victim.result_file).name, "../precious.txt")
+    manifest.write_text(body)
+    problems = store_a.verify()
+    assert [p.kind for p in problems] == ["bad-manifest"]
+    assert "outside the results directory" in str(problems[0].detail)
+    store_a.gc(purge=True)
+    assert outside.is_file()
+    assert Path(victim.result_file).is_file()

@@ -18,7 +18,16 @@ INTERRUPTED: Final = 130
 
 
 class Interrupted(Exception):
-    """A command stopped by Ctrl-C, with what it kept and how to go on."""
+    """A command stopped by Ctrl-C (or SIGTERM), with what it kept and how to go on.
+
+    Args:
+        message: What was kept and how to go on.
+        exit_code: The exit status, :data:`INTERRUPTED` unless the signal was another.
+    """
+
+    def __init__(self, message: str, exit_code: int = INTERRUPTED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class EntropicGroup(click.Group):
@@ -34,8 +43,9 @@ class EntropicGroup(click.Group):
             raise
         except (KeyboardInterrupt, Interrupted) as exc:
             message = str(exc) if isinstance(exc, Interrupted) else ""
+            code = exc.exit_code if isinstance(exc, Interrupted) else INTERRUPTED
             click.echo(f"\ninterrupted{': ' + message if message else ''}", err=True)
-            raise click.exceptions.Exit(INTERRUPTED) from None
+            raise click.exceptions.Exit(code) from None
         except BrokenPipeError:  # the reader went away (`entropic ls | head`): stop quietly
             with suppress(OSError, ValueError, AttributeError):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

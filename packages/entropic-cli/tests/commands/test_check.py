@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -184,3 +185,114 @@ def test_verify_gc_and_ingest_need_the_results_dir(invoke: Invoke, tmp_path: Pat
     for command in ("verify", "gc", "ingest"):
         result = invoke(command, code=1, ENTROPIC_RESULTS_DIR=str(tmp_path / "nowhere"))
         assert result.stderr == f"Error: no results directory at {tmp_path / 'nowhere'}\n"
+
+
+def test_a_run_whose_id_another_table_holds_is_unindexed_not_an_orphan(
+    invoke: Invoke, store: StoreFiles, tmp_path: Path
+) -> None:
+    """The same id in another table must not make gc delete a file ingest would index."""
+    from _cli_helpers import Other, write_other
+
+    from entropic import Store
+
+    with store.open() as s:
+        lost = s.run({"id": "shared-1", "n": 5, "x": 0.5, "label": "odd"})
+    with Store(write_other, Other, tmp_path / "other", ".dat", store.db_url) as other:
+        other.run({"id": "shared-1", "k": 1})
+    delete_rows(store, "shared-1")
+    args = ("--table", "cli_points")
+    found = _problems(lambda *a, code=0: invoke(*args, *a, code=code), code=1)
+    assert found == {"unindexed-manifest": {manifest_path(store.results_dir, "shared-1").name}}
+    assert "nothing to remove" in invoke(*args, "gc", "--yes").stdout
+    assert Path(lost.result_file).is_file()
+    assert "indexed 1 run(s)" in invoke(*args, "ingest").stdout
+    invoke(*args, "verify")
+
+
+def test_a_corrupt_manifest_is_reported_and_its_result_file_kept(
+    invoke: Invoke, store: StoreFiles
+) -> None:
+    run_id = store.ids[0]
+    delete_rows(store, run_id)
+    manifest = manifest_path(store.results_dir, run_id)
+    manifest.write_text("{ not json")
+    items = json.loads(invoke("verify", "--format", "json", code=1).stdout)
+    assert [(i["problem"], i["id"], i["removable"]) for i in items] == [
+        ("bad-manifest", run_id, False)
+    ]
+    assert "nothing to remove" in invoke("gc", "--yes").stdout
+    assert (store.results_dir / f"{run_id}.txt").is_file()
+    assert manifest.is_file()
+
+
+def test_a_moved_folder_is_named_and_gc_refuses_without_force(
+    invoke: Invoke, store: StoreFiles, tmp_path: Path
+) -> None:
+    old = store.results_dir
+    new = tmp_path / "moved"
+    os.rename(old, new)
+    gone = invoke("verify", code=1, ENTROPIC_RESULTS_DIR="")
+    assert f"no results directory at {old} (recorded for table 'cli_points')" in gone.stderr
+    assert f"entropic relocate {old} NEW" in gone.stderr
+    moved = {"ENTROPIC_RESULTS_DIR": str(new)}
+    result = invoke("verify", code=1, **moved)
+    assert f"run 'entropic relocate {old} {new}'" in result.stderr
+    kinds = {
+        i["problem"]
+        for i in json.loads(invoke("verify", "--format", "json", code=1, **moved).stdout)
+    }
+    assert kinds == {"moved-folder", "missing-file"}  # no orphan-file
+    refused = invoke("gc", "--yes", code=1, **moved)
+    assert "looks moved" in refused.stderr
+    assert f"entropic relocate {old} {new}" in refused.stderr
+    assert len(list(new.glob("*.txt"))) == len(POINTS)
+    assert "nothing to remove" in invoke("gc", "--yes", "--force", **moved).stdout
+    assert len(list(new.glob("*.txt"))) == len(POINTS)
+    assert invoke("relocate", str(old), str(new), ENTROPIC_RESULTS_DIR="").stdout == (
+        f"rewrote {len(POINTS)} path(s)\n"
+    )
+    invoke("verify", ENTROPIC_RESULTS_DIR="")  # the record now names the new folder
+
+
+def test_gc_moves_into_a_dated_trash_folder_and_empty_trash_empties_it(
+    invoke: Invoke, store: StoreFiles, damaged: dict[str, str]
+) -> None:
+    results = store.results_dir
+    result = invoke("gc", "--yes")
+    match = re.search(r"they are in (\.entropic-trash/\S+),", result.stdout)
+    assert match is not None, result.stdout
+    trash = results / match.group(1)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d{6}", trash.name)
+    assert (trash / "stray.dat").read_text() == "not a result"  # restorable by hand
+    assert (trash / damaged["stale"]).is_file()
+    assert (trash / ".entropic-tmp" / damaged["dead"] / "half.txt").is_file()
+    assert set(_problems(invoke, code=1)) == {"missing-file", "empty-file", "unindexed-manifest"}
+    assert "would empty" in invoke("gc", "--empty-trash", "--dry-run").stdout
+    assert trash.is_dir()
+    assert invoke("gc", "--empty-trash", "--yes").stdout == "deleted 5 file(s) from the trash\n"
+    assert not (results / ".entropic-trash").exists()
+    assert invoke("gc", "--empty-trash").stdout == "the trash is empty\n"
+
+
+def test_gc_purge_deletes_for_good(
+    invoke: Invoke, store: StoreFiles, damaged: dict[str, str]
+) -> None:
+    result = invoke("gc", "--purge", "--yes")
+    assert "removed 5 item(s)" in result.stdout
+    assert "trash" not in result.stdout
+    assert not (store.results_dir / "stray.dat").exists()
+    assert not (store.results_dir / ".entropic-trash").exists()
+
+
+def test_gc_without_a_terminal_or_yes_says_to_pass_yes(
+    invoke: Invoke, store: StoreFiles, damaged: dict[str, str]
+) -> None:
+    result = invoke("gc", code=1)  # standard input is empty and not a terminal
+    assert "Aborted!" not in result.output
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: there is no terminal to answer on, so nothing was done; "
+        "pass --yes to go ahead without asking"
+    )
+    assert (store.results_dir / "stray.dat").exists()
+    result = invoke("rm", store.ids[0], code=1)
+    assert "pass --yes" in result.stderr

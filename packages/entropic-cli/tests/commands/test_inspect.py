@@ -280,3 +280,80 @@ def test_export_to_a_file(invoke: Invoke, store: StoreFiles, tmp_path: Path) -> 
 
     invoke("export", "--where", "n=1", "-o", str(target / "some.csv"))
     assert len(list(csv.DictReader((target / "some.csv").open()))) == 2
+
+
+def _unique_prefix(run_id: str, ids: list[str]) -> str:
+    for length in range(1, len(run_id) + 1):
+        prefix = run_id[:length]
+        if [i for i in ids if i.startswith(prefix)] == [run_id]:
+            return prefix
+    raise AssertionError("no unique prefix")
+
+
+def test_show_accepts_a_unique_id_prefix(invoke: Invoke, store: StoreFiles) -> None:
+    run_id = store.ids[2]
+    prefix = _unique_prefix(run_id, store.ids)
+    record = json.loads(invoke("show", prefix, "--format", "json").stdout)
+    assert record["id"] == run_id
+
+
+def test_show_lists_the_candidates_of_an_ambiguous_prefix(
+    invoke: Invoke, store: StoreFiles
+) -> None:
+    with store.open() as s:
+        s.run({"id": "run-a1", "n": 7, "x": 0.5, "label": "a"})
+        s.run({"id": "run-a2", "n": 8, "x": 0.5, "label": "a"})
+        s.run({"id": "run-a", "n": 9, "x": 0.5, "label": "a"})
+    result = invoke("show", "run-a", "--format", "json")  # an exact id wins
+    assert json.loads(result.stdout)["n"] == 9
+    result = invoke("show", "run-a1")
+    assert "run-a1" in result.stdout
+    with store.open() as s:
+        s.delete(hash="run-a")
+    result = invoke("show", "run-", code=1)
+    assert result.stderr == (
+        "Error: id prefix 'run-' is ambiguous in table 'cli_points': it could be run-a1, run-a2\n"
+    )
+
+
+def test_info_show_and_verify_work_from_any_folder_with_only_the_database(
+    runner: CliRunner, store: StoreFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    def run(*args: str) -> Result:
+        result = runner.invoke(cli, ["--db", store.db_url, *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert "warning" not in result.stderr
+        return result
+
+    info = json.loads(run("info", "--format", "json").stdout)
+    assert info["results_dir"] == str(store.results_dir)
+    assert (info["result_files"], info["missing_files"], info["file_suffix"]) == (6, 0, ".txt")
+    shown = json.loads(run("show", store.ids[0], "--format", "json").stdout)
+    assert (shown["file_exists"], shown["manifest_exists"]) == (True, True)
+    assert run("verify").stdout == f"ok: {len(POINTS)} rows checked, no problems\n"
+    assert list(elsewhere.iterdir()) == []  # nothing was created here
+
+
+def test_a_results_dir_that_differs_from_the_record_is_a_warning(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    result = invoke("info", "--results-dir", str(other))
+    assert result.stderr.startswith(f"warning: the results directory {other} differs from ")
+    assert "recorded for table 'cli_points'" in result.stderr
+
+
+def test_read_only_commands_on_a_missing_sqlite_file_create_nothing(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    missing = tmp_path / "typo.sqlite3"
+    for command in (["ls"], ["show", "abc"], ["verify"], ["info"], ["export"]):
+        result = runner.invoke(cli, [*command, "--db", f"sqlite:///{missing}"])
+        assert result.exit_code == 1, result.output
+        assert result.stderr == f"Error: no database at {missing}\n"
+    assert not missing.exists()

@@ -280,3 +280,38 @@ def test_sweep_on_a_dask_scheduler(sweep: Invoke, fresh: StoreFiles) -> None:
         hosts = {r.custom_data.get("host") for r in s}
     assert hosts
     assert None not in hosts
+
+
+GRID_NEW = ["--grid", "n=9", "--grid", "x=0.5", "--grid", "label=new"]
+
+
+def test_sweep_from_any_folder_uses_the_recorded_results_dir_and_suffix(
+    runner: CliRunner, store: StoreFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = runner.invoke(
+        cli,
+        ["sweep", RUNNER, MODEL, "--db", store.db_url, "--no-progress", *GRID_NEW],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    with store.open() as s:
+        record = s.retrieve({"n": 9, "x": 0.5, "label": "new"})
+    assert record is not None
+    assert Path(record.result_file) == store.results_dir / f"{record.id}.txt"
+    assert Path(record.result_file).is_file()
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_sweep_on_a_database_that_does_not_exist_says_it_creates_one(
+    sweep: Invoke, fresh: StoreFiles, tmp_path: Path
+) -> None:
+    grid = ["--grid", "n=1", "--grid", "x=0.5", "--grid", "label=a", "--no-progress"]
+    result = sweep(RUNNER, MODEL, *grid)
+    assert result.stderr == (
+        f"note: no database at {tmp_path / 'new.sqlite3'}: creating a new, empty store\n"
+    )
+    assert sweep(RUNNER, MODEL, *grid).stderr == ""  # it exists now

@@ -242,6 +242,11 @@ def check(engine: Engine, table: Table, results_dir: str | Path, file_suffix: st
             problems.append(Problem("bad-manifest", path, run_id, size_of(path), detail))
             continue
         result = path_key(manifest.result_file)
+        if not Path(result).is_relative_to(path_key(folder)):
+            kept_prefixes.add(run_id)
+            detail = f"its result file {manifest.result_file} is outside the results directory"
+            problems.append(Problem("bad-manifest", path, run_id, size_of(path), detail))
+            continue
         kept_names.add(result)
         if run_id in ids or run_id in in_flight or result in named:
             continue

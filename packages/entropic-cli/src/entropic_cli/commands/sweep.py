@@ -10,11 +10,12 @@ import click
 from sqlalchemy import Table
 
 from entropic import Base, Store, SweepError, SweepProgress, executors
+from entropic.errors import SweepTerminated
 from entropic.inspection import count_present, recorded_location
 from entropic_cli import _sweep
 from entropic_cli._context import StoreContext, pass_state
 from entropic_cli._errors import Failure, UsageFailure, first_line
-from entropic_cli._group import Interrupted
+from entropic_cli._group import INTERRUPTED, Interrupted
 from entropic_cli._options import convert_grid, store_options
 
 __all__ = ["sweep"]
@@ -47,14 +48,19 @@ def _dry_run(
     click.echo(f"{len(keys)} parameter set(s): {cached} cached, {len(keys) - cached} would run")
 
 
-def _interrupted(last: list[SweepProgress], total: int) -> Interrupted:
+#: The exit status after SIGTERM (128 + 15), as shells report it.
+TERMINATED = 143
+
+
+def _interrupted(last: list[SweepProgress], total: int, exc: BaseException) -> Interrupted:
     progress = last[-1] if last else None
     hits = progress.hits if progress else 0
     ran = (progress.runs - progress.failures) if progress else 0
     left = (progress.total if progress else total) - hits - ran
     return Interrupted(
         f"{ran} run(s) finished and were stored, {hits} were cached, {left} did not run; "
-        "run the same command again to resume"
+        "run the same command again to resume",
+        TERMINATED if isinstance(exc, SweepTerminated) else INTERRUPTED,
     )
 
 
@@ -159,8 +165,8 @@ def sweep(
                 records = target.sweep(
                     sets, client=client, executor=executor, progress=progress, callback=last.append
                 )
-            except KeyboardInterrupt:
-                raise _interrupted(last, len(sets)) from None
+            except KeyboardInterrupt as exc:
+                raise _interrupted(last, len(sets), exc) from None
             except SweepError as exc:
                 for failure in exc.failures:
                     error = failure.error
