@@ -99,7 +99,12 @@ class Indexer:
             manifest.id != request.key
             or not result.resolve().is_relative_to(self.results_dir)
             or not result.is_file()
-            or (again.key != request.key and again.values != request.values)
+            or (
+                again.key != request.key
+                and again.values != request.values
+                # a manifest records the defaults the run was stored with, too
+                and values != self.schema.run_values(request)
+            )
         ):
             return None
         logger.info("indexing %s from its manifest instead of running it again", request.key)
