@@ -271,7 +271,7 @@ def test_nan_is_refused_on_sqlite_before_anything_runs(
         "sweep": lambda: store.sweep([{"n": 0, "dt": 0.5}, bad]),
         "register": lambda: store.register(bad, existing),
     }
-    with pytest.raises(ParameterError, match=r"'dt' is nan.*SQLite keeps NaN as NULL"):
+    with pytest.raises(ParameterError, match=r"'dt' is nan.*reads back as NULL"):
         calls[how]()
     assert runner.count == 0
     assert store.count() == 0

@@ -20,10 +20,10 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import Engine, and_, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from entropic._db import chunks, write_connection
+from entropic._db import chunks, transact, write_connection
 from entropic._internal import claims_table
 
 __all__ = ["ClaimBook", "new_owner"]
@@ -121,8 +121,7 @@ class ClaimBook:
             "expires_at": self._expiry(),
         }
         try:
-            with write_connection(self.engine) as conn:
-                conn.execute(insert(claims_table), [row])
+            transact(self.engine, lambda conn: conn.execute(insert(claims_table), [row]))
             return True
         except IntegrityError:
             pass
@@ -134,17 +133,25 @@ class ClaimBook:
         c = claims_table.c
         if _insert_ignoring_conflicts(self.engine.dialect.name) is None:
             return {i for i in ids if self.claim_one(i, owner)}
-        for chunk in chunks(ids):
+        # in one global order (sorted ids), so writers claiming overlapping sets cannot deadlock
+        for chunk in chunks(sorted(ids)):
             expires = self._expiry()
             rows = [
                 {"table_name": self.table_name, "run_id": i, "owner": owner, "expires_at": expires}
                 for i in chunk
             ]
-            with write_connection(self.engine) as conn:
+
+            def take(conn: Connection, rows: list[dict[str, Any]] = rows) -> set[str]:
                 conn.execute(_insert_ignoring_conflicts(conn.dialect.name), rows)
-                mine = set(
-                    conn.scalars(select(c.run_id).where(self._where(chunk), c.owner == owner))
+                return set(
+                    conn.scalars(
+                        select(c.run_id).where(
+                            self._where([r["run_id"] for r in rows]), c.owner == owner
+                        )
+                    )
                 )
+
+            mine = transact(self.engine, take)
             held.update(mine)
             others = [i for i in chunk if i not in mine]
             if others:
@@ -166,7 +173,7 @@ class ClaimBook:
         if not stale:
             return won
         with write_connection(self.engine) as conn:
-            for run_id, old_owner in stale:
+            for run_id, old_owner in sorted(stale):
                 result = conn.execute(
                     update(claims_table)
                     .where(
@@ -183,16 +190,20 @@ class ClaimBook:
 
     def release(self, ids: Iterable[str], owner: str, conn: Any = None) -> None:
         """Drop ``owner``'s claims on ``ids`` (in ``conn``'s transaction when given)."""
-        id_list = list(ids)
+        id_list = sorted(ids)
         if not id_list:
             return
-        with contextlib.ExitStack() as stack:
-            if conn is None:
-                conn = stack.enter_context(write_connection(self.engine))
+
+        def drop(conn: Connection) -> None:
             for chunk in chunks(id_list):
                 conn.execute(
                     delete(claims_table).where(self._where(chunk), claims_table.c.owner == owner)
                 )
+
+        if conn is None:
+            transact(self.engine, drop)
+        else:
+            drop(conn)
 
     def holders(self, ids: Sequence[str]) -> set[str]:
         """The ids among ``ids`` that someone holds a live claim on."""

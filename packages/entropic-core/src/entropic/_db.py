@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, TypeVar
 
@@ -17,7 +19,7 @@ from sqlalchemy import (
     insert,
 )
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import StaticPool
 
 __all__ = [
@@ -25,6 +27,8 @@ __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
     "chunks",
     "create_tables",
+    "is_transient",
+    "transact",
     "make_engine",
     "upsert",
     "write_connection",
@@ -71,24 +75,64 @@ def _configure_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
-def make_engine(db_url: str | URL) -> Engine:
+#: Seconds to wait for a database server to accept a connection.
+CONNECT_TIMEOUT: Final = 10
+#: Seconds a statement waits for a lock another transaction holds before it fails.
+LOCK_TIMEOUT: Final = 60
+#: Seconds a MySQL/MariaDB client waits for an answer before it gives up (a frozen server).
+MYSQL_READ_TIMEOUT: Final = 600
+
+
+def _server_defaults(url: URL) -> dict[str, Any]:
+    """Connection settings for a server dialect, unless the URL sets them itself."""
+    query = url.query
+    args: dict[str, Any] = {}
+    backend = url.get_backend_name()
+    if backend == "postgresql" and url.get_driver_name() in ("psycopg", "psycopg2", ""):
+        if "connect_timeout" not in query:
+            args["connect_timeout"] = CONNECT_TIMEOUT
+        if "options" not in query:
+            # UTC sessions (naive timestamps are read and written as UTC wall time) and lock
+            # waits that end in an error instead of hanging
+            args["options"] = f"-c timezone=UTC -c lock_timeout={LOCK_TIMEOUT * 1000}"
+    elif backend in ("mysql", "mariadb") and url.get_driver_name() in ("pymysql", "mysqldb", ""):
+        if "connect_timeout" not in query:
+            args["connect_timeout"] = CONNECT_TIMEOUT
+        if "read_timeout" not in query and url.get_driver_name() == "pymysql":
+            args["read_timeout"] = MYSQL_READ_TIMEOUT
+        if "init_command" not in query:
+            args["init_command"] = (
+                f"SET time_zone = '+00:00', innodb_lock_wait_timeout = {LOCK_TIMEOUT}"
+            )
+    return args
+
+
+def make_engine(db_url: str | URL, options: Mapping[str, Any] | None = None) -> Engine:
     """Create the Store's engine, with SQLite set up for many threads and processes.
 
     SQLite gets WAL journaling, a busy timeout and ``BEGIN IMMEDIATE`` for writes; an in-memory
-    SQLite database is one connection shared by the Store's threads.
+    SQLite database is one connection shared by the Store's threads. PostgreSQL and
+    MySQL/MariaDB get a connect timeout of :data:`CONNECT_TIMEOUT` seconds, lock waits that
+    fail after :data:`LOCK_TIMEOUT` seconds, and UTC sessions; a setting given in the URL's
+    query wins. ``options`` are passed to :func:`sqlalchemy.create_engine` and win over all of
+    these (``connect_args`` are merged).
     """
     url = make_url(db_url)
     kwargs: dict[str, Any] = {}
+    extra = dict(options or {})
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
             kwargs["poolclass"] = StaticPool
             kwargs["connect_args"] = {"check_same_thread": False}
-        engine = create_engine(url, **kwargs)
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), **extra.pop("connect_args", {})}
+        engine = create_engine(url, **{**kwargs, **extra})
         _configure_sqlite(engine)
         return engine
     if url.get_backend_name() in ("mysql", "mariadb"):
         kwargs["pool_recycle"] = 3600
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    kwargs["connect_args"] = {**_server_defaults(url), **extra.pop("connect_args", {})}
+    kwargs["pool_pre_ping"] = True
+    return create_engine(url, **{**kwargs, **extra})
 
 
 @contextmanager
@@ -98,6 +142,45 @@ def write_connection(engine: Engine) -> Iterator[Connection]:
         conn.execution_options(**{_WRITE: True})
         with conn.begin():
             yield conn
+
+
+#: SQLSTATEs of a transaction the server chose to abort so another could go on (PostgreSQL).
+_RETRY_SQLSTATES: Final = frozenset({"40001", "40P01"})
+#: MySQL/MariaDB error numbers of the same: a deadlock, a lock wait that timed out.
+_RETRY_MYSQL: Final = frozenset({1213, 1205})
+#: How often a transaction the server aborted for another's sake is tried again.
+RETRIES: Final = 6
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is a deadlock or serialisation failure that trying again resolves."""
+    orig = getattr(exc, "orig", None)
+    if orig is None:
+        return False
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state in _RETRY_SQLSTATES:
+        return True
+    args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
+    return bool(args) and args[0] in _RETRY_MYSQL
+
+
+def transact(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run ``work`` in a write transaction, again when the server aborts it for a deadlock.
+
+    Writers take their locks in one global order (ids sorted), so deadlocks should not happen;
+    a server may still abort a transaction to resolve lock contention, and then it is retried
+    after a short random pause, up to :data:`RETRIES` times.
+    """
+    for attempt in range(RETRIES):
+        try:
+            with write_connection(engine) as conn:
+                return work(conn)
+        except DBAPIError as exc:
+            if attempt == RETRIES - 1 or not is_transient(exc):
+                raise
+            logger.debug("retrying a transaction the server aborted: %s", exc.orig)
+            time.sleep(random.uniform(0.0, 0.02 * 2**attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def create_tables(engine: Engine, tables: Sequence[Table]) -> None:
@@ -121,6 +204,8 @@ def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) ->
         return
     name = conn.dialect.name
     key = [c.name for c in table.primary_key.columns]
+    # in key order: two writers upserting overlapping rows lock them in the same order
+    rows = sorted(rows, key=lambda row: tuple(str(row[k]) for k in key))
     others = [c.name for c in table.columns if c.name not in key]
     if name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from entropic._db import CHUNK
 from entropic._params import ParameterSchema, Request
+from entropic._provenance import unknown_provenance
 from entropic._records import row_of
 from entropic._writing import Writer
 from entropic.hashing import hash_values
@@ -55,12 +56,23 @@ class Indexer:
         self.schema = schema
         self.writer = writer
         self.results_dir = results_dir
+        #: Whether a manifest's provenance counts as the current code's (``recover`` indexes
+        #: only those); ``None`` trusts every one.
+        self.current: Callable[[Mapping[str, Any] | None], bool] | None = None
 
     def register(
         self, request: Request, path: Path, custom_data: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Write the manifest and the row of ``request`` for the existing file ``path``."""
-        row = row_of(request.values, request.key, str(path), dt.datetime.now(dt.UTC), custom_data)
+        provenance = unknown_provenance("register", "registered: entropic did not run it")
+        row = row_of(
+            request.values,
+            request.key,
+            str(path),
+            dt.datetime.now(dt.UTC),
+            custom_data,
+            provenance,
+        )
         write_manifest(
             self.results_dir,
             Manifest(
@@ -70,6 +82,7 @@ class Indexer:
                 row["created_at"],
                 row["custom_data"],
                 request.explicit,
+                provenance,
                 key_names=None if request.explicit else tuple(request.values),
             ),
         )
@@ -107,6 +120,8 @@ class Indexer:
             )
         ):
             return None
+        if self.current is not None and not self.current(manifest.provenance):
+            return None  # made by other code: run again
         logger.info("indexing %s from its manifest instead of running it again", request.key)
         return row_of(
             {**self.schema.run_values(request), **values},
@@ -114,6 +129,7 @@ class Indexer:
             manifest.result_file,
             manifest.created_at,
             manifest.custom_data,
+            manifest.provenance or unknown_provenance("ingest", "its manifest records none"),
         )
 
     def patched(self, record: Any) -> None:
@@ -180,23 +196,31 @@ class Indexer:
             manifest.result_file,
             manifest.created_at,
             manifest.custom_data,
+            manifest.provenance or unknown_provenance("ingest", "its manifest records none"),
         )
 
     def _hashes(self, values: dict[str, Any], names: tuple[str, ...] | None) -> set[str]:
         """The ids ``values`` may have been keyed with (a run stores defaults it was not given).
 
         A manifest names the parameters its id was hashed from; one written by entropic 3.0
-        does not, and the likely sets are tried.
+        does not, and the likely sets are tried. A date written as ISO text is tried as the
+        datetime it was too (a table whose types were guessed from manifests holds it as text).
         """
-        if names is not None:
-            return {hash_values({k: values.get(k) for k in names})}
+        variants = [values]
+        dated = {k: _as_datetime(v) for k, v in values.items()}
+        if dated != values:
+            variants.append(dated)
+        hashes: set[str] = set()
         defaults = self.schema.defaults
-        given = {k: v for k, v in values.items() if not (k in defaults and defaults[k] == v)}
-        return {
-            hash_values(values),
-            hash_values(given),
-            hash_values({k: v for k, v in given.items() if v is not None}),
-        }
+        for variant in variants:
+            if names is not None:
+                hashes.add(hash_values({k: variant.get(k) for k in names}))
+                continue
+            given = {k: v for k, v in variant.items() if not (k in defaults and defaults[k] == v)}
+            hashes.add(hash_values(variant))
+            hashes.add(hash_values(given))
+            hashes.add(hash_values({k: v for k, v in given.items() if v is not None}))
+        return hashes
 
     def ingest(self) -> int:
         """Index every trusted manifest in the results directory that has no row.
@@ -243,6 +267,16 @@ class Indexer:
                     return 0
                 raise
         return sum(self._insert([row], sources) for row in rows)
+
+
+def _as_datetime(value: Any) -> Any:
+    """``value`` as a datetime when it is ISO text with a time, otherwise unchanged."""
+    if isinstance(value, str) and len(value) >= 16 and value[10:11] == "T":
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _looks_hashed(run_id: str) -> bool:

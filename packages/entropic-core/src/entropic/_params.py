@@ -7,8 +7,7 @@ checks, before anything runs, that the database can hold the values as given.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from enum import Enum
 from typing import Any, Final
 
@@ -16,6 +15,7 @@ from sqlalchemy import Column, Table
 from sqlalchemy import Enum as SAEnum
 
 from entropic._json import from_json
+from entropic._values import checkers
 from entropic.errors import ParameterError
 from entropic.hashing import RESERVED_KEYS, hash_values, to_python, validate_id
 from entropic.schema import RESERVED_COLUMNS
@@ -24,10 +24,6 @@ __all__ = ["ParameterSchema", "Request"]
 
 #: Value types that need no conversion before hashing and persisting.
 _PLAIN: Final = frozenset({str, int, float, bool, type(None)})
-
-
-def _not_finite(value: float) -> bool:
-    return not math.isfinite(value)
 
 
 class Request:
@@ -79,11 +75,8 @@ class ParameterSchema:
         }
         #: Parameters added after some runs were stored, with the value those runs had.
         self.filled: dict[str, Any] = {}
-        # SQLite stores a NaN as NULL and MySQL/MariaDB refuse non-finite numbers: such a
-        # parameter is refused before its run, not when its row is written after it
-        self._refuse_float: Callable[[float], bool] | None = (
-            math.isnan if dialect == "sqlite" else _not_finite if dialect == "mysql" else None
-        )
+        # what each column can hold exactly on this database, checked before a run
+        self._checks = checkers(self.columns, dialect)
 
     def request(self, params: Mapping[str, Any], *, complete: bool) -> Request:
         """Check ``params`` against the model and key it.
@@ -135,20 +128,26 @@ class ParameterSchema:
         return Request(key, values, explicit is not None)
 
     def storable(self, request: Request) -> Request:
-        """Check that this database can store ``request``'s values, before anything runs.
+        """Check that this database can store ``request``'s values exactly, before anything runs.
+
+        Each value is checked against its column's type, length, range and the dialect's rules
+        (see :mod:`entropic._values`); a value the column cannot hold exactly, or that would read
+        back as something else, is refused. The values come back as they are to be persisted
+        (an enum member in a string column as its value, a tuple in a JSON column as a list),
+        which never changes the key. Columns left out are checked with the default they get.
 
         Raises:
-            ParameterError: A value the column cannot hold as given.
+            ParameterError: A value the column cannot hold as given, naming the key, the value
+                and the column type.
         """
-        refuse = self._refuse_float
-        if refuse is not None:
-            for name, value in request.values.items():
-                if isinstance(value, float) and refuse(value):
-                    raise ParameterError(
-                        f"parameter {name!r} is {value!r}, which {self.dialect} "
-                        "cannot store (SQLite keeps NaN as NULL; MySQL and MariaDB refuse NaN "
-                        "and infinities); use PostgreSQL, or encode the value, e.g. as None"
-                    )
+        checks = self._checks
+        values = request.values
+        for name, value in values.items():
+            checked = checks[name](value)
+            if checked is not value:
+                values[name] = checked
+        for name in self.required.difference(values):
+            checks[name](None)  # raises: a required column without a value
         return request
 
     def run_values(self, request: Request) -> dict[str, Any]:

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, Table, delete, select, update
+from sqlalchemy import Connection, Engine, Table, delete, select, update
 
 from entropic._claims import ClaimBook
-from entropic._db import upsert, write_connection
+from entropic._db import chunks, transact, upsert, write_connection
 from entropic.manifests import manifest_path
 
-__all__ = ["Writer"]
+__all__ = ["Companion", "Writer"]
 
 logger = logging.getLogger(__name__)
+
+
+class Companion(Protocol):
+    """Keeps a table of its own in step with the rows, in the same transactions (provenance)."""
+
+    def written(
+        self, conn: Connection, rows: Sequence[Mapping[str, Any]]
+    ) -> Sequence[Mapping[str, Any]]:
+        """Record what goes with ``rows``; return them as the user's table stores them."""
+
+    def removed(self, conn: Connection, ids: Sequence[str]) -> None:
+        """Forget what went with the runs ``ids``."""
 
 
 class Writer:
@@ -33,18 +45,33 @@ class Writer:
         self.table = table
         self.claims = claims
         self.results_dir = results_dir
+        #: Told of every row written and every run removed, inside the same transaction.
+        self.companion: Companion | None = None
 
     def persist(
         self,
         rows: Sequence[Mapping[str, Any]],
         owner: str | None = None,
         release: Iterable[str] = (),
+        also: Callable[[Connection], None] | None = None,
     ) -> None:
-        """Store ``rows`` and drop ``owner``'s claims on ``release`` in one transaction."""
-        with write_connection(self.engine) as conn:
-            upsert(conn, self.table, rows)
+        """Store ``rows`` and drop ``owner``'s claims on ``release`` in one transaction.
+
+        A transaction the server aborts to resolve a deadlock is tried again. ``also``, when
+        given, is called with the connection inside the same transaction (a sweep's journal
+        records its progress and failures there); it may be called again on a retry.
+        """
+        released = list(release)
+
+        def write(conn: Connection) -> None:
+            kept = rows if self.companion is None else self.companion.written(conn, rows)
+            upsert(conn, self.table, kept)
             if owner is not None:
-                self.claims.release(release, owner, conn)
+                self.claims.release(released, owner, conn)
+            if also is not None:
+                also(conn)
+
+        transact(self.engine, write)
 
     def inside(self, path: str | Path) -> bool:
         """Whether ``path`` lies inside the results directory."""
@@ -63,6 +90,8 @@ class Writer:
         manifest_path(self.results_dir, run_id).unlink(missing_ok=True)
         with write_connection(self.engine) as conn:
             removed = conn.execute(delete(self.table).where(self.table.c.id == run_id))
+            if self.companion is not None:
+                self.companion.removed(conn, [run_id])
         if remove_file and result_file:
             if self.inside(result_file):
                 Path(result_file).unlink(missing_ok=True)
@@ -73,6 +102,39 @@ class Writer:
                     self.results_dir,
                 )
         return bool(removed.rowcount)
+
+    def remove_many(self, ids: Sequence[str], records: Any, remove_file: bool) -> tuple[int, int]:
+        """Delete many runs, a chunk at a time, each in the order of :meth:`remove`.
+
+        Returns:
+            How many rows and how many result files were removed.
+        """
+        rows = files = 0
+        for chunk in chunks(ids):
+            found = records.fetch(chunk)
+            for run_id in chunk:
+                manifest_path(self.results_dir, run_id).unlink(missing_ok=True)
+            present = [run_id for run_id in chunk if run_id in found]
+            if not present:
+                continue
+
+            def drop(conn: Connection, present: list[str] = present) -> int:
+                if self.companion is not None:
+                    self.companion.removed(conn, present)
+                return int(
+                    conn.execute(delete(self.table).where(self.table.c.id.in_(present))).rowcount
+                )
+
+            rows += transact(self.engine, drop)
+            if remove_file:
+                for run_id in present:
+                    path = Path(found[run_id].result_file)
+                    if not self.inside(path):
+                        logger.warning("not removing %s: it is outside %s", path, self.results_dir)
+                    elif path.is_file():
+                        path.unlink()
+                        files += 1
+        return rows, files
 
     def relocate(self, old: str, new: str) -> int:
         """Rewrite every ``result_file`` starting with ``old`` to start with ``new``."""

@@ -118,6 +118,10 @@ class Store(Generic[ModelT]):
         claim_lease: Seconds a claim on a run in progress stays valid without renewal. The Store
             renews its claims while it runs; a claim left by a process that died is taken over
             once its lease has expired (at once when the dead process was on this host).
+        engine_options: Keyword arguments for :func:`sqlalchemy.create_engine`, over entropic's
+            defaults: on PostgreSQL and MySQL/MariaDB a connect timeout of 10 s, lock waits that
+            fail after 60 s, UTC sessions (``connect_args`` are merged; settings in the URL's
+            query win over the defaults too).
 
     Raises:
         TypeError: ``runner`` is not callable or ``result_cls`` is not an entropic model.
@@ -137,6 +141,7 @@ class Store(Generic[ModelT]):
         db_url: str | URL = "sqlite:///db.sqlite3",
         *,
         claim_lease: float = 60.0,
+        engine_options: Mapping[str, Any] | None = None,
     ) -> None:
         if runner is not None and not callable(runner):
             raise TypeError(f"runner must be callable, not {type(runner).__name__}")
@@ -149,10 +154,11 @@ class Store(Generic[ModelT]):
         self._runner: Runner | None = runner
         self.result_cls: type[ModelT] = result_cls
         self.results_dir: Path = Path(results_dir).expanduser().resolve()
-        self.results_dir.mkdir(parents=True, exist_ok=True)
+        if runner is not None:  # a Store that only inspects creates nothing
+            self.results_dir.mkdir(parents=True, exist_ok=True)
         _check_suffix(self.results_dir, file_suffix)
         self.file_suffix: str = file_suffix
-        self.engine: Engine = make_engine(db_url)
+        self.engine: Engine = make_engine(db_url, engine_options)
         table = result_cls.__table__
         assert isinstance(table, Table)
         self._table: Table = table
@@ -174,9 +180,10 @@ class Store(Generic[ModelT]):
                 f"table {table.name!r} was keyed with hash scheme {facts.get(HASH_SCHEME_KEY)!r}, "
                 f"but this entropic uses {HASH_SCHEME!r}; its ids would not match"
             )
-        record_meta(
-            engine, table.name, {RESULTS_DIR: str(self.results_dir), FILE_SUFFIX: file_suffix}
-        )
+        if runner is not None:  # where runs go; an inspecting Store does not move the record
+            record_meta(
+                engine, table.name, {RESULTS_DIR: str(self.results_dir), FILE_SUFFIX: file_suffix}
+            )
         # what reflecting the table cannot tell (enum members, JSON on MariaDB), for tools
         # that open this store without the model's code
         _kinds.record_kinds(
@@ -371,6 +378,19 @@ class Store(Generic[ModelT]):
             return False
         check_hit(record, request)
         return self._writer.remove(record.id, record.result_file, remove_file)
+
+    def delete_many(self, ids: Iterable[str], *, remove_file: bool = False) -> tuple[int, int]:
+        """Delete the stored runs ``ids``, each as :meth:`delete` does (manifest, row, file).
+
+        Args:
+            ids: Stored ids; ids with no record are skipped (a stray manifest is removed).
+            remove_file: Also delete the result files (only ever inside ``results_dir``).
+
+        Returns:
+            How many records and how many result files were removed.
+        """
+        self._state.ready()
+        return self._writer.remove_many(builtins.list(ids), self._records, remove_file)
 
     def patch(self, params: Mapping[str, Any], data: Mapping[str, Any]) -> ModelT:
         """Apply :meth:`Base.apply_patch` to a stored record and persist it.

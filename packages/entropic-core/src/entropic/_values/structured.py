@@ -226,9 +226,18 @@ def datetime_checker(col: ColumnInfo, type_: TypeEngine[Any], *, utc: bool) -> C
         if not isinstance(value, dt.datetime):
             raise col.wrong_type(value, "datetimes")
         aware = value.utcoffset() is not None
-        if aware:
-            if naive_only:
-                raise col.error(value, "it keeps no offset and would hand back a naive datetime")
+        if aware and naive_only:
+            # a UTC datetime is stored as its wall time (entropic's PostgreSQL sessions use UTC),
+            # which the collision guard reads back as the same instant; the value is handed on
+            # as it is, so the key and the manifest do not change
+            if value.utcoffset() != dt.timedelta(0):
+                raise col.error(
+                    value,
+                    "it keeps no offset and would hand back a naive datetime; give it in UTC "
+                    "(or naive), or declare the column with timezone=True / entropic's UTC type",
+                )
+            in_utc = value.replace(tzinfo=None)
+        elif aware:
             try:
                 in_utc = value.astimezone(dt.UTC)
             except (OverflowError, ValueError):
