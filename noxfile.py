@@ -28,6 +28,7 @@ TEST_DEPS = [
     "pymysql>=1.1",
     "numpy>=1.26",
     "h5py>=3.10",
+    "dask-jobqueue>=0.9",
 ]
 
 

@@ -69,9 +69,10 @@ def test_a_sweep_outlives_workers_that_retire(
         stored = store.find()
     assert [r.x for r in records] == list(range(POINTS))
     assert len(stored) == POINTS == len({r.id for r in stored})
-    # A run cut short by a retirement runs again elsewhere; a finished one never does.
-    assert POINTS <= runner.count() <= POINTS + executor.max_in_flight * 3
     pids = {read_result(r.result_file)["pid"] for r in stored}
     assert len(pids) > 2, "no worker was replaced during the sweep; the test proves nothing"
+    # A retiring worker loses the runs it was doing and the results it held that were not
+    # collected yet, at most the window; the scheduler runs those again, and nothing else.
+    assert POINTS <= runner.count() <= POINTS + executor.max_in_flight * len(pids)
     print(f"pack={pack}: {POINTS} points, {runner.count()} runner calls, {len(pids)} workers")
     assert [w for w in caught if w.category is DaskFallbackWarning] == []
