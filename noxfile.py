@@ -28,7 +28,6 @@ TEST_DEPS = [
     "pymysql>=1.1",
     "numpy>=1.26",
     "h5py>=3.10",
-    "dask-jobqueue>=0.9",
 ]
 
 
@@ -53,7 +52,8 @@ def _install_local(session: nox.Session, *extra: str, editable: bool = True) -> 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Every package's tests and the integration tests, on all three packages together."""
-    _install_local(session, *TEST_DEPS, "tqdm", "pandas>=2.0")
+    # dask-jobqueue (for the SLURM tests) brings Dask, so it stays out of tests_core's TEST_DEPS.
+    _install_local(session, *TEST_DEPS, "tqdm", "pandas>=2.0", "dask-jobqueue>=0.9")
     paths = [str(PACKAGES / name / "tests") for name in DISTRIBUTIONS]
     paths = [p for p in paths if Path(p).is_dir()]
     if (ROOT / "tests-integration").is_dir():
