@@ -7,7 +7,9 @@ here, keyed by the user's table name, so several entropic tables can share one d
   directory, file suffix, migrations in progress, defaults of parameters added later);
 - ``entropic_params``: each parameter column's kind as the model declares it;
 - ``entropic_claims``: runs in progress, with their owner and lease;
-- ``entropic_id_map``: old and new ids of runs re-keyed by ``add_parameter``.
+- ``entropic_id_map``: old and new ids of runs re-keyed by ``add_parameter``;
+- ``entropic_provenance``: what made each run (runner, code, environment), and which runs were
+  blessed for newer code (``entropic._provenance`` gathers it, ``entropic.provenance`` reads it).
 """
 
 from __future__ import annotations
@@ -16,7 +18,18 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from sqlalchemy import Column, Connection, Engine, MetaData, String, Table, Text, insert, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 
 from entropic._db import create_tables, upsert, write_connection
@@ -36,6 +49,7 @@ __all__ = [
     "internal_metadata",
     "meta_table",
     "params_table",
+    "provenance_table",
     "read_meta",
     "record_meta",
     "set_meta",
@@ -86,6 +100,27 @@ id_map_table: Final = Table(
     Column("old_id", String(128), primary_key=True),
     Column("new_id", String(128), nullable=False),
     Column("parameter", String(128), nullable=False),
+)
+
+#: What made each run: the code that counts (``version:<V>`` or ``source:<hash>``, ``NULL`` when
+#: unknown), how the run came to be stored, and the whole provenance as JSON in ``detail``. A
+#: blessed run's ``code`` is the code it was blessed for, and ``blessed_from`` the one that made it.
+provenance_table: Final = Table(
+    "entropic_provenance",
+    internal_metadata,
+    Column("table_name", String(128), primary_key=True),
+    Column("run_id", String(128), primary_key=True),
+    Column("origin", String(16), nullable=False),
+    Column("code", String(160), nullable=True),
+    Column("runner", String(255), nullable=True),
+    Column("version", String(128), nullable=True),
+    Column("source_hash", String(64), nullable=True),
+    Column("host", String(255), nullable=True),
+    Column("pid", Integer(), nullable=True),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("blessed_from", String(160), nullable=True),
+    Column("blessed_at", UTCDateTime(), nullable=True),
+    Column("detail", Text(), nullable=True),
 )
 
 # ---------------------------------------------------------------------- meta keys

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from sqlalchemy import Engine, Table
 
@@ -17,9 +17,13 @@ from entropic._reading import Reader
 from entropic.running import RunOutcome, RunTask
 from entropic.schema import CustomData
 
-__all__ = ["RecordFactory", "Records", "row_of", "run_row"]
+__all__ = ["PROVENANCE", "RecordFactory", "Records", "row_of", "run_row"]
 
 T = TypeVar("T")
+
+#: The key under which a row carries its provenance to the Writer, which stores it in
+#: ``entropic_provenance`` and never in the user's table (no column can have this name).
+PROVENANCE: Final = "entropic:provenance"
 
 
 def row_of(
@@ -28,20 +32,31 @@ def row_of(
     result_file: str,
     created_at: dt.datetime,
     custom_data: Mapping[str, Any],
+    provenance: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The row of one run: its parameter values and the four reserved columns."""
-    return {
+    """The row of one run: its parameter values, the four reserved columns and its provenance."""
+    row = {
         **values,
         "id": run_id,
         "result_file": result_file,
         "created_at": created_at,
         "custom_data": dict(custom_data),
     }
+    if provenance is not None:
+        row[PROVENANCE] = provenance
+    return row
 
 
 def run_row(task: RunTask, outcome: RunOutcome) -> dict[str, Any]:
     """The row of a run that ``task`` planned and ``outcome`` reports as finished."""
-    return row_of(task.params, task.id, task.result_file, outcome.created_at, outcome.custom_data)
+    return row_of(
+        task.params,
+        task.id,
+        task.result_file,
+        outcome.created_at,
+        outcome.custom_data,
+        outcome.provenance,
+    )
 
 
 class RecordFactory(Generic[T]):

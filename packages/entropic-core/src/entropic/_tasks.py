@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,19 @@ class Planner:
         schema: The model's parameter schema (for the defaults a run is stored with).
         results_dir: The results directory (absolute).
         file_suffix: Appended to the id to name each result file.
+        provenance: Gives the provenance each task records (gathered once, on first use), or
+            ``None`` to record none.
     """
 
-    def __init__(self, schema: ParameterSchema, results_dir: Path, file_suffix: str) -> None:
+    def __init__(
+        self,
+        schema: ParameterSchema,
+        results_dir: Path,
+        file_suffix: str,
+        provenance: Callable[[], Mapping[str, Any]] | None = None,
+    ) -> None:
         self.schema = schema
+        self.provenance = provenance
         self.results_dir = results_dir
         self.file_suffix = file_suffix
         self._dir = str(results_dir)
@@ -42,4 +51,5 @@ class Planner:
             custom_data=dict(custom_data),
             explicit_id=request.explicit,
             key_names=None if request.explicit else tuple(request.values),
+            provenance=None if self.provenance is None else self.provenance(),
         )

@@ -50,6 +50,8 @@ class RunTask:
         explicit_id: Whether ``id`` was given by the user rather than hashed (the manifest says
             so, for ``ingest`` to trust it).
         key_names: The parameters the id was hashed from (recorded in the manifest).
+        provenance: What makes the result (runner, code, environment), recorded in the manifest
+            and the database with the run's pid, host, start and end; ``None`` records none.
     """
 
     id: str
@@ -60,6 +62,7 @@ class RunTask:
     record_host: bool = False
     explicit_id: bool = False
     key_names: tuple[str, ...] | None = None
+    provenance: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,8 @@ class RunOutcome:
         created_at: When the run finished (timezone-aware UTC).
         custom_data: The record's ``custom_data``, including ``elapsed_seconds``.
         host: The host the run happened on.
+        provenance: The task's provenance with this run's pid, host, start and end, when the
+            task has one.
     """
 
     id: str
@@ -81,6 +86,7 @@ class RunOutcome:
     created_at: dt.datetime
     custom_data: Mapping[str, Any]
     host: str
+    provenance: Mapping[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -119,6 +125,7 @@ def perform(task: RunTask, runner: Runner) -> RunOutcome:
     if task.custom_data:
         call["custom_data"] = dict(task.custom_data)
     error: Exception | None = None
+    started_at = dt.datetime.now(dt.UTC)
     start = time.perf_counter()
     try:
         runner(call)
@@ -145,6 +152,15 @@ def perform(task: RunTask, runner: Runner) -> RunOutcome:
     host = _HOST
     if task.record_host:
         custom["host"] = host
+    provenance = None
+    if task.provenance is not None:
+        provenance = {
+            **task.provenance,
+            "host": host,
+            "pid": os.getpid(),
+            "started_at": started_at.isoformat(),
+            "finished_at": created_at.isoformat(),
+        }
     if error is None:
         try:
             write_manifest(
@@ -156,9 +172,10 @@ def perform(task: RunTask, runner: Runner) -> RunOutcome:
                     created_at,
                     custom,
                     task.explicit_id,
-                    key_names=task.key_names,
+                    provenance,
+                    task.key_names,
                 ),
             )
         except Exception as exc:  # e.g. a full disk: the run does not count without its manifest
             error = exc
-    return RunOutcome(task.id, error, elapsed, created_at, custom, host)
+    return RunOutcome(task.id, error, elapsed, created_at, custom, host, provenance=provenance)

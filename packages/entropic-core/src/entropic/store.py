@@ -37,6 +37,7 @@ from entropic.__about__ import __version__
 from entropic._claims import ClaimBook
 from entropic._collision import check_hit
 from entropic._db import make_engine
+from entropic._freshness import CurrentRecords, Freshness, ProvenanceRecorder
 from entropic._indexing import Indexer
 from entropic._internal import (
     CREATED_BY,
@@ -50,6 +51,7 @@ from entropic._internal import (
 from entropic._merge import MergeReport, merge
 from entropic._params import ParameterSchema
 from entropic._progress import ProgressCallback, ProgressReporter
+from entropic._provenance import ProvenanceSource
 from entropic._queries import Queries
 from entropic._records import Records
 from entropic._rekey import add_parameter
@@ -62,6 +64,7 @@ from entropic._writing import Writer
 from entropic.errors import ParameterError, SchemaError, SweepTerminated
 from entropic.hashing import HASH_SCHEME
 from entropic.manifests import manifest_path
+from entropic.provenance import POLICIES, REUSE
 from entropic.running import Runner
 from entropic.schema import Base
 
@@ -122,6 +125,14 @@ class Store(Generic[ModelT]):
             defaults: on PostgreSQL and MySQL/MariaDB a connect timeout of 10 s, lock waits that
             fail after 60 s, UTC sessions (``connect_args`` are merged; settings in the URL's
             query win over the defaults too).
+        runner_version: The version of the runner's code, as you declare it (``"3"``). When
+            given, it is what decides whether a stored result was made by the current code;
+            otherwise a hash of the runner's source does. See :mod:`entropic.provenance`.
+        on_code_change: What a hit made by other code means: ``"reuse"`` (the default) returns
+            it; ``"warn"`` returns it with one :class:`~entropic.provenance.CodeChangedWarning`
+            per sweep (or call) naming how many; ``"rerun"`` counts it as a miss, so it is run
+            again and replaced under the same id. Runs without recorded provenance count as
+            current.
 
     Raises:
         TypeError: ``runner`` is not callable or ``result_cls`` is not an entropic model.
@@ -142,6 +153,8 @@ class Store(Generic[ModelT]):
         *,
         claim_lease: float = 60.0,
         engine_options: Mapping[str, Any] | None = None,
+        runner_version: str | None = None,
+        on_code_change: str = REUSE,
     ) -> None:
         if runner is not None and not callable(runner):
             raise TypeError(f"runner must be callable, not {type(runner).__name__}")
@@ -151,6 +164,16 @@ class Store(Generic[ModelT]):
             raise TypeError(f"{result_cls.__name__} is not mapped: give it a __tablename__")
         if claim_lease <= 0:
             raise ValueError(f"claim_lease must be positive, not {claim_lease!r}")
+        if on_code_change not in POLICIES:
+            raise ValueError(
+                f"on_code_change must be one of {', '.join(POLICIES)}, not {on_code_change!r}"
+            )
+        if runner_version is not None and not (
+            isinstance(runner_version, str) and 0 < len(runner_version) <= 128
+        ):
+            raise ValueError(
+                f"runner_version must be a string of 1 to 128 characters, not {runner_version!r}"
+            )
         self._runner: Runner | None = runner
         self.result_cls: type[ModelT] = result_cls
         self.results_dir: Path = Path(results_dir).expanduser().resolve()
@@ -192,10 +215,22 @@ class Store(Generic[ModelT]):
         self._records: Records[ModelT] = Records(engine, table, result_cls)
         self._claims = ClaimBook(engine, table.name, claim_lease)
         self._writer = Writer(engine, table, self._claims, self.results_dir)
-        self._planner = Planner(self._schema, self.results_dir, file_suffix)
+        self._writer.companion = ProvenanceRecorder(table.name)
+        self._provenance = ProvenanceSource(runner, runner_version)
+        self._planner = Planner(
+            self._schema, self.results_dir, file_suffix, self._provenance.static
+        )
         self._indexer = Indexer(engine, table, self._schema, self._writer, self.results_dir)
+        self._freshness: Freshness | None = None
+        current: Records[ModelT] = self._records
+        if on_code_change != REUSE:
+            self._freshness = Freshness(
+                engine, table.name, on_code_change, lambda: self._provenance.code
+            )
+            self._indexer.current = self._freshness.current
+            current = self._freshness.view(self._records)
         self._single: SingleRuns[ModelT] = SingleRuns(
-            runner, self._planner, self._records, self._claims, self._writer, self._indexer
+            runner, self._planner, current, self._claims, self._writer, self._indexer
         )
         self._queries: Queries[ModelT] = Queries(engine, table, self._schema, self._records.make)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
@@ -213,6 +248,7 @@ class Store(Generic[ModelT]):
             raise TypeError(f"runner must be callable, not {type(runner).__name__}")
         self._runner = runner
         self._single.runner = runner
+        self._provenance.runner = runner
 
     def __repr__(self) -> str:
         url = self.engine.url.render_as_string(hide_password=True)
@@ -271,7 +307,9 @@ class Store(Generic[ModelT]):
         record = self._records.fetch_one(request.key)
         if record is not None:
             logger.debug("hit %s", request.key)
-            return check_hit(record, request)
+            check_hit(record, request)
+            if self._freshness is None or self._freshness.keep(request.key):
+                return record
         return self._single.run_once(self._schema.storable(request), custom_data)
 
     def run(self, params: Mapping[str, Any], **custom_data: Any) -> ModelT:
@@ -489,10 +527,13 @@ class Store(Generic[ModelT]):
         self._state.ready()
         if time_limit is not None and not time_limit > 0:
             raise ValueError(f"time_limit must be a positive number of seconds, not {time_limit!r}")
+        records: Records[ModelT] = self._records
+        if self._freshness is not None:
+            records = self._freshness.view(self._records)
         sweep: Sweep[ModelT] = Sweep(
             self.result_cls,
             self._schema,
-            self._records,
+            records,
             self._claims,
             self._writer,
             self._planner,
@@ -502,6 +543,8 @@ class Store(Generic[ModelT]):
         )
         sweep.lookup(params)
         total, to_run = sweep.total, len(sweep.pending)
+        if isinstance(records, CurrentRecords):
+            records.report(total)
         logger.debug(
             "sweep of %d parameter sets: %d hits, %d to run", total, total - to_run, to_run
         )
@@ -587,7 +630,14 @@ class Store(Generic[ModelT]):
             How many rows changed.
         """
         self._state.ready()
-        return self._writer.relocate(str(old_prefix), str(new_prefix))
+        old, new = str(old_prefix), str(new_prefix)
+        changed = self._writer.relocate(old, new)
+        recorded = self._state.facts.get(RESULTS_DIR)
+        if recorded is not None and recorded.startswith(old):
+            # the recorded results directory moved with the files
+            record_meta(self.engine, self._table.name, {RESULTS_DIR: new + recorded[len(old) :]})
+            self._state.load_facts()
+        return changed
 
     # ------------------------------------------------------------------ maintenance
 
