@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -44,7 +45,12 @@ ProgressCallback = Callable[[SweepProgress], Any]
 
 
 class ProgressReporter:
-    """Keeps the counts and shows them: tqdm when installed, a plain line otherwise."""
+    """Keeps the counts and shows them: tqdm when installed, a plain line otherwise.
+
+    While the bar or the line is shown, a warning (an executor's fallback, say) is printed on a
+    line of its own, never glued to the end of the progress line; the bar is drawn again below
+    it. The previous ``warnings.showwarning`` comes back with :meth:`close`.
+    """
 
     def __init__(
         self,
@@ -65,6 +71,8 @@ class ProgressReporter:
         self._bar: Any = None
         self._plain = False
         self._last_line = 0.0
+        self._line_open = False  # the plain line was written without its newline
+        self._shown_before: Any = None
         if show:
             try:
                 from tqdm.auto import tqdm
@@ -74,7 +82,29 @@ class ProgressReporter:
                 self._bar = tqdm(
                     total=total, initial=hits, unit="run", file=self._stream, desc="entropic"
                 )
+            self._shown_before = warnings.showwarning
+            warnings.showwarning = self._show_warning
         self._emit(force=True)
+
+    def _show_warning(
+        self,
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        """Show a warning below the progress line, then draw the bar again."""
+        if self._bar is not None:
+            self._bar.clear()
+        elif self._line_open:
+            self._stream.write("\n")
+            self._stream.flush()
+            self._line_open = False
+        self._shown_before(message, category, filename, lineno, file, line)
+        if self._bar is not None:
+            self._bar.refresh()
 
     def snapshot(self) -> SweepProgress:
         """The current counts."""
@@ -105,9 +135,16 @@ class ProgressReporter:
                     f"{snap.failures} failed, {snap.rate:.1f} runs/s"
                 )
                 self._stream.flush()
+                self._line_open = True
 
     def close(self) -> None:
-        """Finish the bar or the line."""
+        """Finish the bar or the line (a second call does nothing more)."""
+        if self._shown_before is not None:
+            if warnings.showwarning == self._show_warning:
+                warnings.showwarning = self._shown_before
+            self._shown_before = None
+        else:
+            return
         if self._bar is not None:
             self._bar.set_postfix(hits=self.hits, failed=self.failures)
             self._bar.close()
@@ -115,3 +152,4 @@ class ProgressReporter:
             self._emit(force=True)
             self._stream.write("\n")
             self._stream.flush()
+            self._line_open = False
