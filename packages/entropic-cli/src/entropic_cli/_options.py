@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -231,3 +232,29 @@ def convert_grid(table: Table, grid: Mapping[str, Sequence[str]]) -> dict[str, l
         else:
             converted[key] = [convert_value(column, t) for t in texts]
     return converted
+
+
+_DURATION: Final = re.compile(
+    r"(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?"
+)
+
+
+class Duration(click.ParamType):  # type: ignore[type-arg]
+    """A length of time: seconds (``5400``), or with units (``1h30m``, ``90m``, ``2d``, ``45s``)."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Seconds, as a float."""
+        if isinstance(value, int | float):
+            seconds = float(value)
+        else:
+            text = str(value).strip().lower().replace(" ", "")
+            match = _DURATION.fullmatch(text)
+            if not text or match is None or not any(match.groups()):
+                self.fail(f"{value!r} is not a duration (e.g. 5400, 1h30m, 90m, 45s)", param, ctx)
+            days, hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
+            seconds = days * 86400 + hours * 3600 + minutes * 60 + secs
+        if seconds <= 0:
+            self.fail("a duration must be positive", param, ctx)
+        return seconds

@@ -152,6 +152,23 @@ def parameter_sets(
     return sets
 
 
+def connect_scheduler_file(path: Path, timeout: float = SCHEDULER_TIMEOUT) -> Any:
+    """A ``distributed.Client`` for the scheduler that wrote ``path`` (``--scheduler-file``).
+
+    Raises:
+        Failure: entropic-dask is not installed, the file is missing, or the scheduler does not
+            answer.
+    """
+    if not path.is_file():
+        raise Failure(f"no scheduler file at {path}: start the scheduler with --scheduler-file")
+    try:
+        info = json.loads(path.read_text())
+        address = str(info["address"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Failure(f"{path} is not a Dask scheduler file: {exc}") from None
+    return connect_scheduler(address, timeout)
+
+
 def connect_scheduler(address: str, timeout: float = SCHEDULER_TIMEOUT) -> Any:
     """A ``distributed.Client`` connected to the scheduler at ``address``.
 

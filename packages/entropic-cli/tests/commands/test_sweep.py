@@ -315,3 +315,90 @@ def test_sweep_on_a_database_that_does_not_exist_says_it_creates_one(
         f"note: no database at {tmp_path / 'new.sqlite3'}: creating a new, empty store\n"
     )
     assert sweep(RUNNER, MODEL, *grid).stderr == ""  # it exists now
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("5400", 5400.0),
+        ("1h50m", 6600.0),
+        ("90m", 5400.0),
+        ("45s", 45.0),
+        ("2d", 172800.0),
+        ("0.5s", 0.5),
+        ("1h 30m", 5400.0),
+    ],
+)
+def test_time_limit_takes_seconds_or_units(text: str, seconds: float) -> None:
+    from entropic_cli._options import Duration
+
+    assert Duration().convert(text, None, None) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "abc", "1x", "0", "h"])
+def test_time_limit_refuses_what_is_not_a_duration(text: str) -> None:
+    import click
+
+    from entropic_cli._options import Duration
+
+    with pytest.raises(click.BadParameter):
+        Duration().convert(text, None, None)
+
+
+def _slow_module(tmp_path: Path) -> None:
+    (tmp_path / "cli_slow_sim.py").write_text(
+        textwrap.dedent(
+            """
+            import time
+            from pathlib import Path
+            from entropic import Base, Mapped
+
+            class Slow(Base):
+                __tablename__ = "cli_slow"
+                k: Mapped[int]
+
+            def run(params):
+                time.sleep(0.2)  # the work a run takes
+                Path(params["result_file"]).write_text(str(params["k"]))
+            """
+        )
+    )
+    sys.modules.pop("cli_slow_sim", None)
+
+
+def test_time_limit_stops_starting_runs_exits_3_and_resumes(
+    runner: CliRunner, tmp_path: Path, fresh: StoreFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _slow_module(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    args = ["sweep", "cli_slow_sim:run", "cli_slow_sim:Slow", "--grid", "k=0,1,2,3,4,5,6,7,8,9"]
+    args += ["--file-suffix", ".out", "--no-progress"]
+    stopped = runner.invoke(cli, [*args, "--time-limit", "0.5s"], env=fresh.env)
+    assert stopped.exit_code == 3, stopped.output
+    assert "time limit reached" in stopped.stderr
+    assert "run the same command again to resume" in stopped.stderr
+    done = len(list(fresh.results_dir.glob("*.out")))
+    assert 1 <= done < 10
+    resumed = runner.invoke(cli, args, env=fresh.env, catch_exceptions=False)
+    assert resumed.exit_code == 0, resumed.output
+    assert resumed.stdout.endswith(f"10 parameter set(s): {done} cached, {10 - done} ran\n")
+
+
+def test_sweep_on_the_scheduler_named_in_a_scheduler_file(
+    sweep: Invoke, fresh: StoreFiles, tmp_path: Path
+) -> None:
+    pytest.importorskip("entropic_dask")
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
+    ) as cluster:
+        scheduler_file = tmp_path / "scheduler.json"
+        scheduler_file.write_text(json.dumps({"address": cluster.scheduler_address}))
+        grid = ["--grid", "n=1,2", "--grid", "x=0.5", "--grid", "label=f"]
+        result = sweep(
+            RUNNER, MODEL, *grid, "--scheduler-file", str(scheduler_file), "--no-progress"
+        )
+        assert result.stdout.endswith("2 parameter set(s): 0 cached, 2 ran\n")
+    missing = sweep(RUNNER, MODEL, *grid, "--scheduler-file", str(tmp_path / "nope.json"), code=1)
+    assert "no scheduler file" in missing.stderr

@@ -624,7 +624,8 @@ class Store(Generic[ModelT]):
     def relocate(self, old_prefix: str | Path, new_prefix: str | Path) -> int:
         """Rewrite ``result_file`` paths after a results directory moved.
 
-        Every ``result_file`` that starts with ``old_prefix`` gets ``new_prefix`` instead.
+        Every ``result_file`` that starts with ``old_prefix`` gets ``new_prefix`` instead, and
+        so does the results directory the store recorded.
 
         Returns:
             How many rows changed.

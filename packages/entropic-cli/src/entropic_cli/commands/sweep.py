@@ -9,14 +9,22 @@ from typing import Any
 import click
 from sqlalchemy import Table
 
-from entropic import Base, Store, SweepError, SweepProgress, executors
+from entropic import (
+    Base,
+    FallbackRefusedError,
+    Store,
+    SweepError,
+    SweepProgress,
+    TimeLimitError,
+    executors,
+)
 from entropic.errors import SweepTerminated
 from entropic.inspection import count_present, recorded_location
 from entropic_cli import _sweep
 from entropic_cli._context import StoreContext, pass_state
 from entropic_cli._errors import Failure, UsageFailure, first_line
 from entropic_cli._group import INTERRUPTED, Interrupted
-from entropic_cli._options import convert_grid, store_options
+from entropic_cli._options import Duration, convert_grid, store_options
 
 __all__ = ["sweep"]
 
@@ -50,6 +58,12 @@ def _dry_run(
 
 #: The exit status after SIGTERM (128 + 15), as shells report it.
 TERMINATED = 143
+
+
+class TimeLimitFailure(Failure):
+    """--time-limit stopped the sweep before every run was done (exit status 3)."""
+
+    exit_code = 3
 
 
 def _interrupted(last: list[SweepProgress], total: int, exc: BaseException) -> Interrupted:
@@ -111,6 +125,29 @@ def _interrupted(last: list[SweepProgress], total: int, exc: BaseException) -> I
     metavar="SECONDS",
     help="How long to wait for the Dask scheduler to answer.",
 )
+@click.option(
+    "--scheduler-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Run on the Dask scheduler described in FILE (as dask-scheduler --scheduler-file "
+    "writes it; needs entropic-dask).",
+)
+@click.option(
+    "--time-limit",
+    type=Duration(),
+    default=None,
+    metavar="DURATION",
+    help="Start no run after this long (5400, 1h30m, 90m); runs in flight finish and are "
+    "stored, then the command exits with status 3. Set it a little under a job's walltime.",
+)
+@click.option(
+    "--fallback/--no-fallback",
+    default=True,
+    show_default=True,
+    help="Whether runs the Dask cluster cannot do may run in this process; with --no-fallback "
+    "the sweep stops and names the cause instead.",
+)
 @click.option("--dry-run", is_flag=True, help="Only count the cached runs and those to run.")
 @click.option(
     "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."
@@ -127,6 +164,9 @@ def sweep(
     scheduler: str | None,
     file_suffix: str | None,
     scheduler_timeout: float,
+    scheduler_file: Path | None,
+    time_limit: float | None,
+    fallback: bool,
     dry_run: bool,
     progress: bool,
 ) -> None:
@@ -134,8 +174,12 @@ def sweep(
 
     RUNNER and MODEL are given as module:attribute (the working directory is importable), e.g.
     'entropic sweep mysim:run mysim:Result --grid n=10,20 --grid dt=0.1,0.01'. Interrupted
-    (Ctrl-C), a sweep keeps every finished run; the same command resumes it.
+    (Ctrl-C), a sweep keeps every finished run; the same command resumes it. SIGTERM (a
+    scheduler's walltime, scancel) does the same and exits with status 143. Several copies of
+    the same command (array tasks) share the grid between them.
     """
+    if scheduler is not None and scheduler_file is not None:
+        raise UsageFailure("give --scheduler or --scheduler-file, not both")
     runner = _sweep.load_runner(runner_spec)
     model = _sweep.load_model(model_spec)
     table = model.__table__
@@ -154,7 +198,11 @@ def sweep(
         return
     missing = state.database_missing()
     client = (
-        _sweep.connect_scheduler(scheduler, scheduler_timeout) if scheduler is not None else None
+        _sweep.connect_scheduler(scheduler, scheduler_timeout)
+        if scheduler is not None
+        else _sweep.connect_scheduler_file(scheduler_file, scheduler_timeout)
+        if scheduler_file is not None
+        else None
     )
     if missing is not None:
         click.echo(f"note: no database at {missing}: creating a new, empty store", err=True)
@@ -163,10 +211,24 @@ def sweep(
         with Store(runner, model, results_dir, suffix, state.url) as target:
             try:
                 records = target.sweep(
-                    sets, client=client, executor=executor, progress=progress, callback=last.append
+                    sets,
+                    client=client,
+                    executor=executor,
+                    progress=progress,
+                    callback=last.append,
+                    time_limit=time_limit,
+                    fallback=fallback,
                 )
             except KeyboardInterrupt as exc:
                 raise _interrupted(last, len(sets), exc) from None
+            except TimeLimitError as exc:
+                done = len(exc.records) - exc.remaining
+                raise TimeLimitFailure(
+                    f"time limit reached: {done} of {len(exc.records)} parameter sets are stored, "
+                    f"{exc.remaining} did not run; run the same command again to resume"
+                ) from None
+            except FallbackRefusedError as exc:
+                raise Failure(first_line(str(exc))) from None
             except SweepError as exc:
                 for failure in exc.failures:
                     error = failure.error
