@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--log")
     parser.add_argument("--lease", type=float, default=60.0)
     parser.add_argument("--wait-waiters", type=int, default=0)
+    parser.add_argument("--work", type=float, default=0.0, help="seconds each run takes")
     args = parser.parse_args()
     if args.log:
         handler = logging.FileHandler(args.log)
@@ -57,6 +58,8 @@ def main() -> None:
                 lambda: Path(args.log).read_text().count("waiting for") >= args.wait_waiters,
                 timeout=60,
             )
+        if args.work:
+            time.sleep(args.work)  # the run's own work, not a synchronisation
         text = mw.content_for(params)
         with open(params["result_file"], "w") as f:
             f.write(text[: len(text) // 2])

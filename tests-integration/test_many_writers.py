@@ -283,3 +283,52 @@ def test_dead_local_owner_is_taken_over_at_once(
         )
     assert store.run_or_retrieve(params).id == run_id
     assert calls == [run_id]
+
+
+def test_identical_processes_share_one_grid(
+    shared_db_url: str, table_name: str, tmp_path: Path
+) -> None:
+    """Four copies of one sweep (array tasks) split a 200-point grid: each point runs once."""
+    go = tmp_path / "go"
+    procs = []
+    for k in range(4):
+        calls = tmp_path / f"calls-{k}.log"
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    SWEEPER,
+                    shared_db_url,
+                    table_name,
+                    str(tmp_path / "results"),
+                    str(calls),
+                    "0",
+                    "200",
+                    "--go",
+                    str(go),
+                    "--work",
+                    "0.01",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    mw.wait_until(lambda: len(list(tmp_path.glob("go.ready-*"))) == 4, timeout=TIMEOUT)
+    go.touch()
+    outputs = [_finish(p) for p in procs]
+    shares = [sum(mw.call_counts(tmp_path / f"calls-{k}.log").values()) for k in range(4)]
+    merged: dict[str, int] = {}
+    for k in range(4):
+        for run_id, count in mw.call_counts(tmp_path / f"calls-{k}.log").items():
+            merged[run_id] = merged.get(run_id, 0) + count
+    assert sum(shares) == 200, shares
+    assert set(merged.values()) == {1}  # every point ran exactly once
+    # a fair share: each process did at least a quarter of an equal share
+    assert min(shares) >= 200 // 4 // 4, shares
+    assert all(len(out.split()) == 200 for out in outputs)
+    with Store(
+        mw.record_call, mw.point_model(table_name), tmp_path / "results", ".txt", shared_db_url
+    ) as store:
+        assert _row_count(store) == 200
+        _assert_complete(store, mw.points(0, 200))
