@@ -152,15 +152,16 @@ def test_slurmcluster_sweep_on_postgresql(
 GRID = {"n": list(range(40)), "x": [0.5, 1.5, 2.5]}
 
 
-def _array_script(tmp_path: Path) -> Path:
-    script = tmp_path / "sweep.sbatch"
+def _array_script(tmp_path: Path, *extra: str, walltime: str = "00:10:00") -> Path:
+    """A batch script running ``entropic sweep`` on :data:`GRID` (``extra``: more options)."""
+    script = tmp_path / f"sweep-{len(list(tmp_path.glob('sweep-*')))}.sbatch"
     grid = [f"--grid {key}={','.join(map(str, values))}" for key, values in GRID.items()]
     script.write_text(
         "#!/bin/bash\n"
-        "#SBATCH --ntasks=1 --cpus-per-task=1 --time=00:10:00\n"
+        f"#SBATCH --ntasks=1 --cpus-per-task=1 --time={walltime}\n"
         f'exec "$ENTROPIC" --db "$ENTROPIC_DB_URL" --results-dir "$ENTROPIC_RESULTS_DIR" '
         f"sweep _slurmsim:run _slurmsim:SlurmPoint {' '.join(grid)} "
-        "--file-suffix .json --no-progress\n"
+        f"--file-suffix .json --no-progress {' '.join(extra)}\n"
     )
     return script
 
@@ -234,3 +235,49 @@ def test_a_cancelled_array_task_resubmitted(
     assert points <= calls_made <= points + 1  # the serial sweep had one run in flight
     assert claims_left(postgres_url, pg_table) == 0
     print(f"scancel + resubmit: {points} points, {calls_made} runner calls, tasks {first}")
+
+
+# ---------------------------------------------------------------------- walltime
+
+
+@pytest.mark.timeout(300)
+def test_time_limit_ends_a_task_inside_its_walltime(
+    slurm: None, postgres_url: str, pg_table: str, tmp_path: Path
+) -> None:
+    """``--time-limit`` a little under the walltime: the task stops starting runs and exits 3."""
+    env = _array_env(postgres_url, pg_table, tmp_path, 0.5)  # 120 points: a minute of work
+    script = _array_script(tmp_path, "--time-limit", "15s", walltime="00:01:00")
+    job = _slurm.sbatch([f"--output={tmp_path}/limited.out", str(script)], env)
+    _slurm.wait_until_ended([job], timeout=200)
+    state, code = _slurm.states(job)[job]
+    output = (tmp_path / "limited.out").read_text()
+    assert (state, code) == ("FAILED", "3:0"), output  # exit status 3, not TIMEOUT
+    calls_made = sum(calls_by_job(tmp_path / "calls").values())
+    stored = stored_ids(postgres_url, pg_table)
+    assert 0 < len(stored) == calls_made < len(expand_grid(GRID))  # runs in flight finished
+    assert claims_left(postgres_url, pg_table) == 0
+    assert "--time-limit" in output or "time limit" in output, output
+    said = output.strip().splitlines()[-1]
+    print(f"--time-limit 15s: {calls_made} runner calls, {len(stored)} rows; said: {said!r}")
+
+
+@pytest.mark.timeout(400)
+def test_walltime_without_time_limit_ends_by_sigterm_cleanly(
+    slurm: None, postgres_url: str, pg_table: str, tmp_path: Path
+) -> None:
+    """SLURM ends the task at its walltime with SIGTERM: what finished is kept, claims go."""
+    env = _array_env(postgres_url, pg_table, tmp_path, 1.0)  # 120 points: two minutes of work
+    script = _array_script(tmp_path, walltime="00:01:00")
+    job = _slurm.sbatch([f"--output={tmp_path}/walltime.out", str(script)], env)
+    _slurm.wait_until_ended([job], timeout=330)
+    state, code = _slurm.states(job)[job]
+    output = (tmp_path / "walltime.out").read_text()
+    assert state == "TIMEOUT", (state, code, output)
+    calls_made = sum(calls_by_job(tmp_path / "calls").values())
+    stored = stored_ids(postgres_url, pg_table)
+    # the run in flight when SIGTERM came is not stored; every finished one is
+    assert 0 < calls_made - 1 <= len(stored) <= calls_made < len(expand_grid(GRID))
+    assert claims_left(postgres_url, pg_table) == 0
+    assert f"{len(stored)} of {len(expand_grid(GRID))} runs are stored" in output, output
+    said = output.strip().splitlines()[-1]
+    print(f"walltime: {calls_made} runner calls, {len(stored)} rows; said: {said!r}")
