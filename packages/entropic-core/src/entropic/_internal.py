@@ -8,8 +8,15 @@ here, keyed by the user's table name, so several entropic tables can share one d
 - ``entropic_params``: each parameter column's kind as the model declares it;
 - ``entropic_claims``: runs in progress, with their owner and lease;
 - ``entropic_id_map``: old and new ids of runs re-keyed by ``add_parameter``;
+- ``entropic_sweeps``: each sweep with runs to do: its total, progress, owner and heartbeat;
+- ``entropic_failures``: each run whose last attempt failed (exception, traceback tail, host);
+- ``entropic_attempts``: the history of failed attempts, and of successes that cleared one;
+- ``entropic_running``: the parameters of runs a sweep has claimed, until they are settled;
 - ``entropic_provenance``: what made each run (runner, code, environment), and which runs were
   blessed for newer code (``entropic._provenance`` gathers it, ``entropic.provenance`` reads it).
+
+``entropic._journal`` writes the last four; ``entropic.status``, ``entropic.failures`` and
+``entropic.coverage`` read them.
 """
 
 from __future__ import annotations
@@ -19,9 +26,12 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
     Engine,
+    Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -42,9 +52,11 @@ __all__ = [
     "MIGRATING",
     "PARAM_DEFAULT",
     "RESULTS_DIR",
+    "attempts_table",
     "claims_table",
     "create_internal_tables",
     "ensure_meta",
+    "failures_table",
     "id_map_table",
     "internal_metadata",
     "meta_table",
@@ -52,7 +64,9 @@ __all__ = [
     "provenance_table",
     "read_meta",
     "record_meta",
+    "running_table",
     "set_meta",
+    "sweeps_table",
 ]
 
 logger = logging.getLogger(__name__)
@@ -100,6 +114,85 @@ id_map_table: Final = Table(
     Column("old_id", String(128), primary_key=True),
     Column("new_id", String(128), nullable=False),
     Column("parameter", String(128), nullable=False),
+)
+
+#: Each sweep that had runs to do: what it set out to do, who runs it and how far it got.
+#: ``state`` is what the sweep last wrote (``running`` until it ends); a sweep that died
+#: still says ``running``, and readers tell it by its heartbeat and its owner's process.
+sweeps_table: Final = Table(
+    "entropic_sweeps",
+    internal_metadata,
+    Column("id", String(32), primary_key=True),
+    Column("table_name", String(128), nullable=False),
+    Column("total", Integer(), nullable=False),
+    Column("hits", Integer(), nullable=False),
+    Column("done", Integer(), nullable=False),
+    Column("failed", Integer(), nullable=False),
+    Column("skipped", Integer(), nullable=False),
+    Column("owner", String(160), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer(), nullable=False),
+    Column("executor", String(128), nullable=False),
+    Column("lease", Float(), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("heartbeat_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("state", String(16), nullable=False),
+    Index("ix_entropic_sweeps_table_started", "table_name", "started_at"),
+)
+
+#: The current failures: each run whose last attempt failed, until a success clears it.
+failures_table: Final = Table(
+    "entropic_failures",
+    internal_metadata,
+    Column("table_name", String(128), primary_key=True),
+    Column("run_id", String(128), primary_key=True),
+    Column("params", Text(), nullable=False),
+    Column("explicit_id", Boolean(), nullable=False),
+    Column("attempt", Integer(), nullable=False),
+    Column("exc_type", String(255), nullable=False),
+    Column("message", Text(), nullable=False),
+    Column("traceback", Text(), nullable=True),
+    Column("host", String(255), nullable=True),
+    Column("pid", Integer(), nullable=True),
+    Column("sweep_id", String(32), nullable=True),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("ended_at", UTCDateTime(), nullable=False),
+    Column("elapsed", Float(), nullable=True),
+    Index("ix_entropic_failures_table_type", "table_name", "exc_type"),
+)
+
+#: Every failed attempt, and each success that cleared a failure (``outcome`` says which).
+attempts_table: Final = Table(
+    "entropic_attempts",
+    internal_metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("table_name", String(128), nullable=False),
+    Column("run_id", String(128), nullable=False),
+    Column("attempt", Integer(), nullable=False),
+    Column("outcome", String(8), nullable=False),
+    Column("exc_type", String(255), nullable=True),
+    Column("message", Text(), nullable=True),
+    Column("traceback", Text(), nullable=True),
+    Column("host", String(255), nullable=True),
+    Column("pid", Integer(), nullable=True),
+    Column("sweep_id", String(32), nullable=True),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("ended_at", UTCDateTime(), nullable=False),
+    Column("elapsed", Float(), nullable=True),
+    Index("ix_entropic_attempts_table_run", "table_name", "run_id"),
+)
+
+#: The parameters of the runs sweeps have claimed (claims hold ids only), so that coverage can
+#: place runs in progress; a row counts only while a live claim covers it.
+running_table: Final = Table(
+    "entropic_running",
+    internal_metadata,
+    Column("table_name", String(128), primary_key=True),
+    Column("run_id", String(128), primary_key=True),
+    Column("sweep_id", String(32), nullable=False),
+    Column("params", Text(), nullable=False),
+    Column("claimed_at", UTCDateTime(), nullable=False),
 )
 
 #: What made each run: the code that counts (``version:<V>`` or ``source:<hash>``, ``NULL`` when

@@ -21,12 +21,14 @@ from entropic._claims import ClaimBook, new_owner
 from entropic._collision import check_hit, check_same
 from entropic._db import CHUNK
 from entropic._indexing import Indexer
+from entropic._journal import Journal, SweepLog
 from entropic._params import ParameterSchema, Request
 from entropic._progress import ProgressReporter
 from entropic._records import Records, run_row
+from entropic._retrying import SweepFailures
 from entropic._tasks import Planner
 from entropic._writing import Writer
-from entropic.errors import FailedRun, ParameterError, SweepError, TimeLimitError
+from entropic.errors import FailedRun, ParameterError, SweepTerminated, TimeLimitError
 from entropic.running import Runner, RunOutcome, RunTask
 
 __all__ = ["Sweep"]
@@ -82,6 +84,10 @@ class Sweep(Generic[T]):
         indexer: Finds finished runs on disk that were never committed.
         runner: The user's runner.
         time_limit: Seconds after which no run starts, or ``None``.
+        journal: Records the sweep, its progress and its failures (``entropic_`` tables).
+        retries: How many times a run whose runner raised is tried again.
+        retry_backoff: Seconds before the first retry of a run; doubled for each later one.
+        skip_failed: Do not start runs whose current failure has ``retries + 1`` attempts.
     """
 
     def __init__(
@@ -95,6 +101,11 @@ class Sweep(Generic[T]):
         indexer: Indexer,
         runner: Runner | None,
         time_limit: float | None = None,
+        journal: Journal | None = None,
+        *,
+        retries: int = 0,
+        retry_backoff: float = 1.0,
+        skip_failed: bool = False,
     ) -> None:
         self.model = model
         self.schema = schema
@@ -111,8 +122,12 @@ class Sweep(Generic[T]):
         self.position: dict[str, int] = {}
         #: The misses not yet run or found, in input order.
         self.pending: dict[str, Request] = {}
-        #: The runs that failed.
-        self.failures: list[FailedRun] = []
+        self.journal = journal
+        self.log: SweepLog | None = None
+        #: The runs that failed: tried again, given up on, or not started (``skip_failed``).
+        self.failed = SweepFailures(retries, retry_backoff, skip_failed)
+        #: The runs that failed for good (and those ``skip_failed`` did not start).
+        self.failures: list[FailedRun] = self.failed.runs
 
     @property
     def total(self) -> int:
@@ -183,11 +198,29 @@ class Sweep(Generic[T]):
 
         Misses are claimed a small batch at a time as the executor asks for work, so identical
         processes given the same parameter sets split them between them; ids another process
-        holds are waited for, and taken over once their claim lapses.
+        holds are waited for, and taken over once their claim lapses. The sweep is recorded in
+        ``entropic_sweeps`` from its start to its end.
         """
         chosen = _executors.resolve(executor, client, fallback=fallback)
         owner = new_owner()
         pending = self.pending
+        hits = self.total - len(pending)
+        known = self.journal.current_attempts() if self.journal is not None else {}
+        skipped = 0
+        if self.failed.skip_failed and known:
+            skipped = self.failed.skip(pending, self.position, known)
+            reporter.advance(skipped, skipped)
+        if self.journal is not None:
+            self.log = self.failed.log = self.journal.begin(
+                owner=owner,
+                total=self.total,
+                hits=hits,
+                skipped=skipped,
+                executor=str(getattr(chosen, "name", None) or type(chosen).__name__),
+                lease=self.claims.lease,
+                known={key: attempts for key, (attempts, _type) in known.items()},
+            )
+        state = "error"
         with self.claims.kept(owner):
             try:
                 while pending and not self.out_of_time():
@@ -197,8 +230,19 @@ class Sweep(Generic[T]):
                         found = self.claims.await_others(list(pending), self.records.fetch)
                         self._found(found, pending)
                         reporter.advance(len(found), 0)
+                        if self.log is not None:
+                            self.log.found(len(found))
+                state = "time limit" if pending else "failed" if self.failures else "finished"
+            except SweepTerminated:
+                state = "terminated"
+                raise
+            except KeyboardInterrupt:
+                state = "interrupted"
+                raise
             finally:
                 self.claims.release(list(pending), owner)
+                if self.log is not None:
+                    self.log.end(state)
 
     def _claim_tasks(
         self,
@@ -206,15 +250,18 @@ class Sweep(Generic[T]):
         reporter: ProgressReporter,
         claimed: dict[str, RunTask],
         early: BatchWriter,
+        *,
+        fresh: bool = True,
     ) -> Generator[RunTask, None, None]:
         """Claim pending ids a batch at a time and yield their tasks, in input order.
 
         A claimed id that another process finished meanwhile is a hit; one whose result and
         manifest are on disk already is indexed instead of run again. Claims are checked again
-        before a run starts when this process may have been frozen past its lease.
+        before a run starts when this process may have been frozen past its lease. Failed runs
+        whose backoff has passed go first; with ``fresh`` false, only they are yielded.
         """
-        pending, claims, planner = self.pending, self.claims, self.planner
-        order = list(pending)
+        pending, claims, planner, log = self.pending, self.claims, self.planner, self.log
+        order = list(pending) if fresh else []
         cursor = 0
         size = CLAIM_FIRST
         while cursor < len(order) and not self.out_of_time():
@@ -236,9 +283,14 @@ class Sweep(Generic[T]):
             reporter.advance(len(done), 0)
             if not mine:
                 continue
+            planned = {key: planner.task(request, {}) for key, request in mine.items()}
+            if log is not None:
+                log.found(len(done))
+                log.claimed(list(planned.values()))
             started, count = time.monotonic(), len(mine)
             try:
                 while mine:
+                    yield from self._due(claimed)
                     key = next(iter(mine))
                     if self.out_of_time():
                         break
@@ -251,7 +303,7 @@ class Sweep(Generic[T]):
                         early.add(row=row)
                         reporter.advance(1, 0)
                         continue
-                    task = planner.task(request, {})
+                    task = planned[key]
                     claimed[key] = task
                     yield task
             finally:
@@ -260,11 +312,22 @@ class Sweep(Generic[T]):
             per_run = (time.monotonic() - started) / count
             limit = CLAIM_MOST if per_run <= 0 else max(1, int(CLAIM_SECONDS / per_run))
             size = max(1, min(size * 2, CLAIM_MOST, limit))
+        yield from self._due(claimed)
+
+    def _due(self, claimed: dict[str, RunTask]) -> Iterator[RunTask]:
+        """The failed runs whose backoff has passed, one at a time (their claims are held)."""
+        queue = self.failed.queue
+        while not self.out_of_time() and (task := queue.take_due()) is not None:
+            claimed[task.id] = task
+            yield task
 
     def _run_batches(
         self, reporter: ProgressReporter, chosen: _executors.Executor, owner: str
     ) -> bool:
         """Run what can be claimed through ``chosen``; persist in batches as runs complete.
+
+        Failed runs to be tried again wait for their backoff; when only they are left, the
+        executor is given them in another pass once they are due.
 
         Returns:
             Whether anything was claimed (run, found or indexed).
@@ -274,6 +337,7 @@ class Sweep(Generic[T]):
         results, position, make = self.results, self.position, self.records.from_row
         claimed: dict[str, RunTask] = {}
         before = len(self.pending)
+        log, queue = self.log, self.failed.queue
 
         def commit(rows: list[dict[str, Any]], released: list[str]) -> None:
             if rows and self.claims.may_have_lapsed():
@@ -287,7 +351,12 @@ class Sweep(Generic[T]):
                     for key, record in self.records.fetch(lost).items():
                         results[position[key]] = record
                     rows = [row for row in rows if row["id"] in held]
-            self.writer.persist(rows, owner, [*(row["id"] for row in rows), *released])
+            ids = [row["id"] for row in rows]
+            notes = [] if log is None else log.waiting()
+            also = None if log is None else log.hook(ids, released, notes)
+            self.writer.persist(rows, owner, [*ids, *released], also)
+            if log is not None:
+                log.written(ids, notes)
             for row in rows:
                 results[position[row["id"]]] = make(row)
             if rows:
@@ -295,44 +364,54 @@ class Sweep(Generic[T]):
 
         def reject(row: dict[str, Any], error: Exception) -> None:
             params = {k: row[k] for k in self.schema.columns if k in row}
-            error.add_note(
-                f"entropic run {row['id']} finished but the database refused its row; its file "
-                "and manifest are kept"
-            )
-            self.failures.append(FailedRun(row["id"], params, error))
-            logger.warning("the database refused the row of run %s: %s", row["id"], error)
+            self.failed.rejected(row["id"], params, error)
 
         writer = BatchWriter(commit, interval=FLUSH_SECONDS, size=FLUSH_RUNS, reject=reject)
-        tasks = self._claim_tasks(owner, reporter, claimed, writer)
-        outcomes: Iterator[RunOutcome] = iter(chosen.execute(tasks, runner))
+        fresh = True
         try:
-            for outcome in outcomes:
-                task = claimed.pop(outcome.id)
-                if outcome.error is None:
-                    writer.add(row=run_row(task, outcome))
-                    reporter.advance(1, 0)
-                else:
-                    error = outcome.error
-                    error.add_note(f"entropic run {task.id} with params {dict(task.params)!r}")
-                    self.failures.append(FailedRun(task.id, dict(task.params), error))
-                    writer.add(release=task.id)
-                    logger.info("run %s failed: %r", task.id, error)
-                    reporter.advance(1, 1)
+            while True:
+                tasks = self._claim_tasks(owner, reporter, claimed, writer, fresh=fresh)
+                outcomes: Iterator[RunOutcome] = iter(chosen.execute(tasks, runner))
+                try:
+                    for outcome in outcomes:
+                        self._settle(claimed.pop(outcome.id), outcome, writer, reporter)
+                finally:
+                    close = getattr(outcomes, "close", None)
+                    if close is not None:
+                        close()
+                    tasks.close()
+                if not queue or self.out_of_time():
+                    break
+                fresh = False
+                pause = queue.wait()
+                if self.deadline is not None:
+                    pause = min(pause, max(0.0, self.deadline - time.monotonic()))
+                time.sleep(pause)  # the backoff of the next failed run
         finally:
-            close = getattr(outcomes, "close", None)
-            if close is not None:
-                close()
-            tasks.close()
             for key in claimed:  # runs that never finished: let others take them
                 writer.add(release=key)
+            for task in self.failed.drain():  # out of time (or stopped) before their retry
+                writer.add(release=task.id)
+                reporter.advance(1, 1)
             writer.close()
         return len(self.pending) < before
+
+    def _settle(
+        self, task: RunTask, outcome: RunOutcome, writer: BatchWriter, reporter: ProgressReporter
+    ) -> None:
+        """Queue a finished run's row, or its failure: to be tried again, or for good."""
+        if outcome.error is None:
+            writer.add(row=run_row(task, outcome))
+            reporter.advance(1, 0)
+        elif not self.failed.attempt_failed(task, outcome, may_retry=not self.out_of_time()):
+            writer.add(release=task.id)
+            reporter.advance(1, 1)
 
     def finish(self, to_run: int) -> list[T | None]:
         """The records, or the error that says what was not done.
 
         Raises:
-            SweepError: Some runs failed.
+            SweepError: Some runs failed, or ``skip_failed`` did not start some.
             TimeLimitError: The time limit passed before every run was done.
         """
         failures = self.failures
@@ -345,12 +424,7 @@ class Sweep(Generic[T]):
                 self.results,
                 left,
             )
-        if failures:
-            ok = to_run - len(failures)
-            raise SweepError(
-                f"{len(failures)} of {to_run} runs failed ({ok} stored)",
-                [f.error for f in failures],
-                failures,
-                self.results,
-            )
+        error = self.failed.error(to_run, self.results)
+        if error is not None:
+            raise error
         return self.results

@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "EntropicError",
+    "FailedBeforeError",
     "FailedRun",
     "FallbackRefusedError",
     "HashCollisionError",
@@ -79,6 +80,20 @@ class MissingResultError(EntropicError, FileNotFoundError):
     """A runner returned without writing the file it was given in ``params["result_file"]``."""
 
 
+class FailedBeforeError(EntropicError):
+    """A run that ``sweep(skip_failed=True)`` did not start: it has failed that many times.
+
+    Attributes:
+        attempts: How many times in a row the run has failed.
+        exc_type: The name of the exception its last attempt raised.
+    """
+
+    def __init__(self, message: str, attempts: int, exc_type: str) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.exc_type = exc_type
+
+
 @dataclass(frozen=True)
 class FailedRun:
     """One run of a sweep that raised.
@@ -99,11 +114,14 @@ class SweepError(ExceptionGroup[Exception], EntropicError):
 
     The group's exceptions are the runners' own exceptions, each carrying a note with its run's id
     and parameters. :attr:`failures` pairs them with their ids and parameters, and :attr:`records`
-    holds the sweep's result list with ``None`` where a run failed.
+    holds the sweep's result list with ``None`` where a run failed. Runs that ``skip_failed``
+    did not start are among the failures with a :class:`FailedBeforeError`; :attr:`skipped`
+    says how many there are.
     """
 
     failures: list[FailedRun]
     records: list[Any]
+    skipped: int
 
     def __new__(
         cls,
@@ -111,10 +129,12 @@ class SweepError(ExceptionGroup[Exception], EntropicError):
         exceptions: Sequence[Exception],
         failures: Sequence[FailedRun] = (),
         records: Sequence[Any] = (),
+        skipped: int = 0,
     ) -> SweepError:
         self = super().__new__(cls, message, exceptions)
         self.failures = list(failures)
         self.records = list(records)
+        self.skipped = skipped
         return self
 
     def __init__(
@@ -123,13 +143,15 @@ class SweepError(ExceptionGroup[Exception], EntropicError):
         exceptions: Sequence[Exception],
         failures: Sequence[FailedRun] = (),
         records: Sequence[Any] = (),
+        skipped: int = 0,
     ) -> None:
         super().__init__(message, exceptions)
 
     def derive(self, excs: Sequence[Exception]) -> SweepError:  # type: ignore[override]
         kept = {id(e) for e in excs}
         failures = [f for f in self.failures if id(f.error) in kept]
-        return SweepError(self.message, excs, failures, self.records)
+        skipped = sum(isinstance(f.error, FailedBeforeError) for f in failures)
+        return SweepError(self.message, excs, failures, self.records, skipped)
 
 
 class TimeLimitError(EntropicError):

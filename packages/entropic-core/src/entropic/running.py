@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import socket
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,9 @@ class RunOutcome:
         created_at: When the run finished (timezone-aware UTC).
         custom_data: The record's ``custom_data``, including ``elapsed_seconds``.
         host: The host the run happened on.
+        started_at: When the runner was called (timezone-aware UTC), if known.
+        traceback: The tail of the failed run's traceback, formatted where it happened.
+        pid: The process the run happened in, if known.
         provenance: The task's provenance with this run's pid, host, start and end, when the
             task has one.
     """
@@ -86,6 +90,9 @@ class RunOutcome:
     created_at: dt.datetime
     custom_data: Mapping[str, Any]
     host: str
+    started_at: dt.datetime | None = None
+    traceback: str | None = None
+    pid: int | None = None
     provenance: Mapping[str, Any] | None = None
 
     @property
@@ -178,4 +185,26 @@ def perform(task: RunTask, runner: Runner) -> RunOutcome:
             )
         except Exception as exc:  # e.g. a full disk: the run does not count without its manifest
             error = exc
-    return RunOutcome(task.id, error, elapsed, created_at, custom, host, provenance=provenance)
+    tail = None if error is None else traceback_tail(error)
+    return RunOutcome(
+        task.id,
+        error,
+        elapsed,
+        created_at,
+        custom,
+        host,
+        started_at,
+        tail,
+        os.getpid(),
+        provenance=provenance,
+    )
+
+
+#: How much of a failed run's traceback an outcome keeps (its end, where the error is).
+TRACEBACK_TAIL: Final = 8000
+
+
+def traceback_tail(error: BaseException, limit: int = TRACEBACK_TAIL) -> str:
+    """The end of ``error``'s formatted traceback, at most ``limit`` characters."""
+    text = "".join(traceback.format_exception(error))
+    return text if len(text) <= limit else "...\n" + text[-limit:]

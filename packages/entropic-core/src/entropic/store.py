@@ -48,6 +48,7 @@ from entropic._internal import (
     ensure_meta,
     record_meta,
 )
+from entropic._journal import Journal
 from entropic._merge import MergeReport, merge
 from entropic._params import ParameterSchema
 from entropic._progress import ProgressCallback, ProgressReporter
@@ -69,9 +70,15 @@ from entropic.running import Runner
 from entropic.schema import Base
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy import Engine
 
+    from entropic.coverage import Coverage
+    from entropic.failures import RecordedFailure
+    from entropic.inspection import Condition
     from entropic.maintenance import GcReport, Problem
+    from entropic.status import StoreStatus
 
 __all__ = ["Store"]
 
@@ -214,6 +221,7 @@ class Store(Generic[ModelT]):
         )
         self._records: Records[ModelT] = Records(engine, table, result_cls)
         self._claims = ClaimBook(engine, table.name, claim_lease)
+        self._journal = Journal(engine, table.name)
         self._writer = Writer(engine, table, self._claims, self.results_dir)
         self._writer.companion = ProvenanceRecorder(table.name)
         self._provenance = ProvenanceSource(runner, runner_version)
@@ -485,6 +493,9 @@ class Store(Generic[ModelT]):
         callback: ProgressCallback | None = None,
         time_limit: float | None = None,
         fallback: bool = True,
+        retries: int = 0,
+        retry_backoff: float = 1.0,
+        skip_failed: bool = False,
     ) -> builtins.list[ModelT]:
         """Run or retrieve a result for every parameter set in ``params``.
 
@@ -506,6 +517,17 @@ class Store(Generic[ModelT]):
                 task stays inside its walltime.
             fallback: Whether an executor plugin may run work in this process when its
                 cluster cannot; ``False`` raises :class:`~entropic.FallbackRefusedError`.
+            retries: How many times a run whose runner raised is tried again before it counts
+                as failed; every attempt is recorded (see :meth:`failures`).
+            retry_backoff: Seconds before a run's first retry; each later retry waits twice as
+                long as the one before (at most a minute). Other runs go on meanwhile.
+            skip_failed: Do not start runs whose current failure already has ``retries + 1``
+                attempts; they are logged and reported in the :class:`~entropic.SweepError`
+                (``skipped``), each with a :class:`~entropic.FailedBeforeError`.
+
+        A sweep with runs to do records itself in ``entropic_sweeps`` (total, progress,
+        owner, heartbeat) and each failed attempt in ``entropic_failures`` and
+        ``entropic_attempts``, inside the commits it makes anyway; see :meth:`status`.
 
         While a sweep runs in the main thread, SIGINT raises ``KeyboardInterrupt`` (whatever
         handler another library installed) and SIGTERM (a scheduler's walltime, ``scancel``)
@@ -520,13 +542,18 @@ class Store(Generic[ModelT]):
             ParameterError: A parameter set does not fit the model; nothing has run.
             HashCollisionError: Two parameter sets, or one and a stored record, share an id
                 but differ; nothing has run.
-            SweepError: Some runs failed; all others were stored. It is an ``ExceptionGroup``
-                of the runners' exceptions.
+            SweepError: Some runs failed, or ``skip_failed`` did not start some; all others
+                were stored. It is an ``ExceptionGroup`` of the runners' exceptions.
             TimeLimitError: ``time_limit`` passed before every run was done.
+            ValueError: ``time_limit``, ``retries`` or ``retry_backoff`` is out of range.
         """
         self._state.ready()
         if time_limit is not None and not time_limit > 0:
             raise ValueError(f"time_limit must be a positive number of seconds, not {time_limit!r}")
+        if not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be a whole number >= 0, not {retries!r}")
+        if not retry_backoff >= 0:
+            raise ValueError(f"retry_backoff must be >= 0 seconds, not {retry_backoff!r}")
         records: Records[ModelT] = self._records
         if self._freshness is not None:
             records = self._freshness.view(self._records)
@@ -540,6 +567,10 @@ class Store(Generic[ModelT]):
             self._indexer,
             self.runner,
             time_limit,
+            self._journal,
+            retries=retries,
+            retry_backoff=retry_backoff,
+            skip_failed=skip_failed,
         )
         sweep.lookup(params)
         total, to_run = sweep.total, len(sweep.pending)
@@ -566,6 +597,119 @@ class Store(Generic[ModelT]):
         finally:
             reporter.close()
         return sweep.finish(to_run)  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ operating
+
+    def status(self) -> StoreStatus:
+        """What the store is doing: stored runs, runs in progress, failures and sweeps.
+
+        See :func:`entropic.status.read_status`.
+        """
+        from entropic.status import read_status
+
+        return read_status(self.engine, [self._table.name])
+
+    def coverage(self, by: Sequence[str]) -> Coverage:
+        """Stored, failed and running runs counted over one or two parameters.
+
+        See :func:`entropic.coverage.coverage`.
+        """
+        from entropic.coverage import coverage
+
+        return coverage(self.engine, self._table, by)
+
+    def failures(
+        self,
+        where: Iterable[Condition] = (),
+        *,
+        exc_type: str | None = None,
+        ids: Iterable[str] | None = None,
+        **equals: Any,
+    ) -> builtins.list[RecordedFailure]:
+        """The current failures (runs whose last attempt failed), the latest first.
+
+        Args:
+            where: Conditions on the parameters, such as ``Condition("n", ">=", 3)``.
+            exc_type: Only failures with this exception class (its full name, or the name
+                after the last dot).
+            ids: Only these runs.
+            **equals: Parameter values the failures must have, e.g. ``n=3``.
+
+        Raises:
+            ParameterError: A condition names a column the model lacks.
+        """
+        from entropic.failures import list_failures
+        from entropic.inspection import Condition
+
+        conditions = [*where, *(Condition(k, "=", v) for k, v in equals.items())]
+        unknown = sorted({c.column for c in conditions} - set(self._schema.columns))
+        if unknown:
+            raise ParameterError(f"{self.result_cls.__name__} has no parameter {unknown[0]!r}")
+        chosen = None if ids is None else builtins.list(ids)
+        table = self._table.name
+        return list_failures(self.engine, table, conditions, exc_type=exc_type, ids=chosen)
+
+    def forget(
+        self,
+        ids: Iterable[str] | None = None,
+        *,
+        where: Iterable[Condition] = (),
+        exc_type: str | None = None,
+    ) -> int:
+        """Clear current failures: those selected, or every one when nothing selects.
+
+        The history of attempts is kept; a forgotten run counts as never failed, so
+        ``sweep(skip_failed=True)`` starts it again.
+
+        Returns:
+            How many failures were cleared.
+        """
+        from entropic.failures import forget_failures
+
+        conditions = builtins.list(where)
+        if ids is None and not conditions and exc_type is None:
+            return forget_failures(self.engine, self._table.name)
+        chosen = self.failures(conditions, exc_type=exc_type, ids=ids)
+        return forget_failures(self.engine, self._table.name, [f.run_id for f in chosen])
+
+    def retry(
+        self,
+        ids: Iterable[str] | None = None,
+        *,
+        where: Iterable[Condition] = (),
+        exc_type: str | None = None,
+        **sweep_options: Any,
+    ) -> builtins.list[ModelT]:
+        """Run again the current failures that match (all of them when nothing selects).
+
+        The runs are swept with their recorded parameters; a success clears the failure.
+
+        Args:
+            ids: Only these runs.
+            where: Conditions on the parameters.
+            exc_type: Only failures with this exception class.
+            **sweep_options: Passed to :meth:`sweep` (``retries``, ``executor``, ``progress``...).
+
+        Returns:
+            The records of the runs retried, in the order of the failures (latest first).
+
+        Raises:
+            SweepError: Some runs failed again.
+        """
+        from entropic.failures import rerun_params
+
+        params = []
+        for failure in self.failures(where, exc_type=exc_type, ids=ids):
+            values = rerun_params(failure, self._table)
+            if self.key(values) != failure.run_id:
+                logger.warning(
+                    "not retrying run %s: its recorded parameters no longer make that id",
+                    failure.run_id,
+                )
+                continue
+            params.append(values)
+        logger.info("retrying %d failed runs", len(params))
+        return self.sweep(params, **sweep_options) if params else []
 
     # ------------------------------------------------------------------ evolving a store
 

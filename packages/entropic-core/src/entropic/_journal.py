@@ -1,0 +1,448 @@
+"""A sweep's journal: its row in ``entropic_sweeps``, its failed attempts, its runs in progress.
+
+The journal writes inside the sweep's own commits: the transaction that stores a batch of rows
+and releases their claims also records the batch's failed attempts, clears the current failure
+of each run it stores, forgets the settled runs' parameters and moves the sweep's counters and
+heartbeat on. No run costs a round trip of its own; the sweep's start, each claimed batch and the
+sweep's end cost one each.
+
+Nothing here may spoil a commit of the user's rows: the journal's statements run in a savepoint,
+and a value the database refuses loses only that piece of bookkeeping (with a warning).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import Connection, Engine, and_, delete, exists, insert, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from entropic._db import chunks, is_transient, upsert, write_connection
+from entropic._internal import (
+    attempts_table,
+    claims_table,
+    failures_table,
+    running_table,
+    sweeps_table,
+)
+from entropic._json import to_json
+from entropic.running import RunOutcome, RunTask, traceback_tail
+
+__all__ = ["Attempt", "Journal", "SweepLog", "exception_name", "params_json"]
+
+logger = logging.getLogger(__name__)
+
+_HOST: Final = socket.gethostname()
+
+#: Longest exception message kept (the traceback tail is bounded by ``running``).
+MESSAGE_LIMIT: Final = 4000
+#: Longest exception type name kept (the column's width).
+TYPE_LIMIT: Final = 255
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def exception_name(error: BaseException) -> str:
+    """The exception's class, qualified by its module unless it is a built-in."""
+    cls = type(error)
+    module = cls.__module__
+    name = cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+    return name[:TYPE_LIMIT]
+
+
+def params_json(params: Mapping[str, Any]) -> str:
+    """Parameter values as the JSON text the journal keeps (enums by value, dates as ISO)."""
+    return json.dumps(to_json(params), sort_keys=True, ensure_ascii=False, default=str)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One failed attempt of a run, waiting to be written with the sweep's next commit.
+
+    Attributes:
+        run_id: The run's key.
+        params: Its parameters as JSON text.
+        explicit_id: Whether the id was given rather than hashed.
+        attempt: The attempt's number (1 for a run's first failure).
+        exc_type: The exception's qualified class name.
+        message: The exception's text.
+        traceback: The tail of its traceback.
+        host: Where the attempt ran.
+        pid: The process it ran in.
+        started_at: When the runner was called.
+        ended_at: When it ended.
+        elapsed: Its wall time in seconds.
+        final: Whether the run counts as failed (no retry follows).
+    """
+
+    run_id: str
+    params: str
+    explicit_id: bool
+    attempt: int
+    exc_type: str
+    message: str
+    traceback: str | None
+    host: str | None
+    pid: int | None
+    started_at: dt.datetime | None
+    ended_at: dt.datetime
+    elapsed: float | None
+    final: bool
+
+    def facts(self) -> dict[str, Any]:
+        """The columns the current failure and the history share."""
+        return {
+            "run_id": self.run_id,
+            "attempt": self.attempt,
+            "exc_type": self.exc_type,
+            "message": self.message,
+            "traceback": self.traceback,
+            "host": self.host,
+            "pid": self.pid,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "elapsed": self.elapsed,
+        }
+
+
+class Journal:
+    """The journal of one table: its current failures, and a log for each sweep.
+
+    Args:
+        engine: The Store's engine.
+        table_name: The user's table.
+    """
+
+    def __init__(self, engine: Engine, table_name: str) -> None:
+        self.engine = engine
+        self.table_name = table_name
+
+    def current_attempts(self) -> dict[str, tuple[int, str]]:
+        """Each currently failed run's id, with how many times it failed and the last type."""
+        c = failures_table.c
+        query = select(c.run_id, c.attempt, c.exc_type).where(c.table_name == self.table_name)
+        with self.engine.connect() as conn:
+            return {str(r): (int(a), str(t)) for r, a, t in conn.execute(query)}
+
+    def begin(
+        self,
+        *,
+        owner: str,
+        total: int,
+        hits: int,
+        skipped: int,
+        executor: str,
+        lease: float,
+        known: Mapping[str, int],
+    ) -> SweepLog:
+        """Record a sweep that starts now and return its log.
+
+        Parameters of runs that no live claim covers any more (left by a sweep that died) are
+        dropped in the same transaction.
+        """
+        sweep_id = uuid.uuid4().hex
+        now = _now()
+        row = {
+            "id": sweep_id,
+            "table_name": self.table_name,
+            "total": total,
+            "hits": hits,
+            "done": hits + skipped,
+            "failed": skipped,
+            "skipped": skipped,
+            "owner": owner[:160],
+            "host": _HOST[:255],
+            "pid": os.getpid(),
+            "executor": executor[:128],
+            "lease": lease,
+            "started_at": now,
+            "heartbeat_at": now,
+            "finished_at": None,
+            "state": "running",
+        }
+        r, c = running_table.c, claims_table.c
+        claimed = and_(c.table_name == r.table_name, c.run_id == r.run_id)
+        with write_connection(self.engine) as conn:
+            conn.execute(insert(sweeps_table), [row])
+            conn.execute(
+                delete(running_table).where(
+                    r.table_name == self.table_name, ~exists().where(claimed)
+                )
+            )
+        return SweepLog(
+            self.engine, self.table_name, sweep_id, known, total, hits + skipped, skipped
+        )
+
+
+class SweepLog:
+    """What one sweep writes about itself; see the module's description.
+
+    :meth:`note_failure` is called from the sweep's thread; :meth:`hook` and :meth:`written`
+    from the thread that commits, one commit at a time.
+
+    Args:
+        engine: The Store's engine.
+        table_name: The user's table.
+        sweep_id: The sweep's row in ``entropic_sweeps``.
+        known: Runs that had failed before the sweep, with their number of attempts.
+        total: The sweep's distinct parameter sets.
+        settled: Parameter sets settled before the first commit (hits and skipped runs).
+        skipped: Runs the sweep did not start because they had failed before.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        table_name: str,
+        sweep_id: str,
+        known: Mapping[str, int],
+        total: int,
+        settled: int,
+        skipped: int,
+    ) -> None:
+        self.engine = engine
+        self.total = total
+        self.table_name = table_name
+        self.sweep_id = sweep_id
+        self._known = dict(known)
+        self._lock = threading.Lock()
+        self._waiting: list[Attempt] = []
+        #: Settled without a commit of ours: hits, skipped runs, runs found done elsewhere.
+        self.settled = settled
+        self.skipped = skipped
+        self.stored = 0
+        self.failed = skipped
+
+    # ------------------------------------------------------------------ the sweep's thread
+
+    def note_failure(
+        self,
+        run_id: str,
+        params: Mapping[str, Any],
+        explicit_id: bool,
+        error: BaseException,
+        outcome: RunOutcome | None = None,
+        *,
+        final: bool,
+    ) -> Attempt:
+        """Note a failed attempt of a run; it is written with the next commit."""
+        tail = outcome.traceback if outcome is not None else None
+        if tail is None and error.__traceback__ is not None:
+            tail = traceback_tail(error)
+        try:
+            message = str(error)[:MESSAGE_LIMIT]
+        except Exception:  # an exception whose text cannot be made
+            message = repr(type(error))
+        with self._lock:
+            number = self._known.get(run_id, 0) + 1
+            self._known[run_id] = number
+            note = Attempt(
+                run_id=run_id,
+                params=params_json(params),
+                explicit_id=explicit_id,
+                attempt=number,
+                exc_type=exception_name(error),
+                message=message,
+                traceback=tail,
+                host=(outcome.host if outcome is not None else _HOST)[:255],
+                pid=outcome.pid if outcome is not None else os.getpid(),
+                started_at=outcome.started_at if outcome is not None else None,
+                ended_at=outcome.created_at if outcome is not None else _now(),
+                elapsed=outcome.elapsed_seconds if outcome is not None else None,
+                final=final,
+            )
+            self._waiting.append(note)
+        return note
+
+    def count_final(self) -> None:
+        """Count as failed a run whose last attempt was to be retried, and will not be."""
+        with self._lock:
+            self.failed += 1
+
+    def found(self, count: int) -> None:
+        """Count parameter sets another process stored while this sweep waited or claimed."""
+        with self._lock:
+            self.settled += count
+
+    def claimed(self, tasks: Sequence[RunTask]) -> None:
+        """Record the parameters of runs just claimed (one transaction for the batch)."""
+        if not tasks:
+            return
+        now = _now()
+        rows = [
+            {
+                "table_name": self.table_name,
+                "run_id": task.id,
+                "sweep_id": self.sweep_id,
+                "params": params_json(task.params),
+                "claimed_at": now,
+            }
+            for task in tasks
+        ]
+        try:
+            with write_connection(self.engine) as conn:
+                upsert(conn, running_table, rows)
+        except DBAPIError as exc:  # only coverage's count of runs in progress suffers
+            logger.warning("could not record %d runs in progress: %s", len(rows), exc)
+
+    # ------------------------------------------------------------------ the committing thread
+
+    def waiting(self) -> list[Attempt]:
+        """The attempts not written yet (left in place until :meth:`written`)."""
+        with self._lock:
+            return list(self._waiting)
+
+    def hook(
+        self, stored: Sequence[str], released: Sequence[str], notes: Sequence[Attempt]
+    ) -> Callable[[Connection], None]:
+        """The work to do inside the commit that stores ``stored`` and releases ``released``."""
+        failed = sum(n.final for n in notes)
+        with self._lock:
+            had_failed = {key: self._known[key] for key in stored if key in self._known}
+            done = min(self.settled + self.stored + len(stored) + self.failed + failed, self.total)
+            progress = {"done": done, "failed": self.failed + failed, "heartbeat_at": _now()}
+
+        def work(conn: Connection) -> None:
+            with _bookkeeping(conn, "the sweep's progress and failures"):
+                if notes:
+                    self._write_attempts(conn, notes)
+                if stored:
+                    self._clear(conn, stored, had_failed)
+                settled = [*stored, *released]
+                if settled:
+                    r = running_table.c
+                    for chunk in chunks(settled):
+                        conn.execute(
+                            delete(running_table).where(
+                                r.table_name == self.table_name, r.run_id.in_(list(chunk))
+                            )
+                        )
+                conn.execute(
+                    update(sweeps_table)
+                    .where(sweeps_table.c.id == self.sweep_id)
+                    .values(**progress)
+                )
+
+        return work
+
+    def written(self, stored: Sequence[str], notes: Sequence[Attempt]) -> None:
+        """Count what a commit stored and drop the attempts it wrote."""
+        written = {id(n) for n in notes}
+        with self._lock:
+            self._waiting = [n for n in self._waiting if id(n) not in written]
+            for key in stored:
+                self._known.pop(key, None)
+            self.stored += len(stored)
+            self.failed += sum(n.final for n in notes)
+
+    def _write_attempts(self, conn: Connection, notes: Sequence[Attempt]) -> None:
+        latest = {n.run_id: n for n in notes}  # the current failure is a run's last attempt
+        keys = {"table_name": self.table_name, "sweep_id": self.sweep_id}
+        upsert(
+            conn,
+            failures_table,
+            [
+                {**keys, "params": n.params, "explicit_id": n.explicit_id, **n.facts()}
+                for n in latest.values()
+            ],
+        )
+        conn.execute(
+            insert(attempts_table), [{**keys, "outcome": "failed", **n.facts()} for n in notes]
+        )
+
+    def _clear(
+        self, conn: Connection, stored: Sequence[str], had_failed: Mapping[str, int]
+    ) -> None:
+        """A success clears the run's current failure; the history keeps it, and the success."""
+        f = failures_table.c
+        for chunk in chunks(stored):
+            conn.execute(
+                delete(failures_table).where(
+                    f.table_name == self.table_name, f.run_id.in_(list(chunk))
+                )
+            )
+        if had_failed:
+            now = _now()
+            conn.execute(
+                insert(attempts_table),
+                [
+                    {
+                        "table_name": self.table_name,
+                        "run_id": key,
+                        "attempt": attempts + 1,
+                        "outcome": "ok",
+                        "host": _HOST,
+                        "pid": os.getpid(),
+                        "sweep_id": self.sweep_id,
+                        "ended_at": now,
+                    }
+                    for key, attempts in had_failed.items()
+                ],
+            )
+
+    # ------------------------------------------------------------------ the end
+
+    def end(self, state: str) -> None:
+        """Record how the sweep ended; forget the parameters of its runs still listed."""
+        with self._lock:
+            failed = self.failed + sum(n.final for n in self._waiting)
+            done = min(self.settled + self.stored + failed, self.total)
+        now = _now()
+        r = running_table.c
+        try:
+            with write_connection(self.engine) as conn:
+                conn.execute(
+                    update(sweeps_table)
+                    .where(sweeps_table.c.id == self.sweep_id)
+                    .values(
+                        state=state[:16],
+                        done=done,
+                        failed=failed,
+                        heartbeat_at=now,
+                        finished_at=now,
+                    )
+                )
+                conn.execute(
+                    delete(running_table).where(
+                        r.table_name == self.table_name, r.sweep_id == self.sweep_id
+                    )
+                )
+        except DBAPIError as exc:  # the sweep's own outcome matters more than its record
+            logger.warning("could not record the end of sweep %s: %s", self.sweep_id, exc)
+
+
+@contextmanager
+def _bookkeeping(conn: Connection, what: str) -> Iterator[None]:
+    """Run the journal's statements in a savepoint; a value the database refuses costs only them.
+
+    An outage, a lock timeout or a deadlock propagates, so that the whole commit is tried again.
+    """
+    savepoint = conn.begin_nested()
+    try:
+        yield
+    except DBAPIError as exc:
+        savepoint.rollback()
+        if (
+            exc.connection_invalidated
+            or is_transient(exc)
+            or isinstance(exc, OperationalError | InterfaceError)
+        ):
+            raise
+        logger.warning("could not record %s: %s", what, exc)
+        return
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
