@@ -115,7 +115,7 @@ def test_non_finite_floats_are_stored_or_refused_before_running(
         params = {"n": 1, "x": value, "label": "edge"}
         refused = dialect == "mysql" or (dialect == "sqlite" and math.isnan(value))
         if refused:
-            with pytest.raises(ParameterError, match="cannot store"):
+            with pytest.raises(ParameterError, match="cannot hold exactly"):
                 store.run_or_retrieve(params)
             assert store.retrieve(params) is None
             continue

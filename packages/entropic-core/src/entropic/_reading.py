@@ -47,41 +47,46 @@ def sqlite_custom_data(value: str | None) -> CustomData | None:
 
 
 class Reader:
-    """Fetches rows by id, as tuples in the table's column order."""
+    """Fetches rows by id, as tuples in the table's column order.
+
+    On SQLite and on PostgreSQL through psycopg 3, each thread reads through a connection of its
+    own, detached from the pool: SQLite with the driver's cached statements, PostgreSQL in
+    autocommit with server-side prepared statements, so a hit is one round trip (no ping, no
+    ``BEGIN``/``ROLLBACK``). Values are converted with the column types' own result processors,
+    as SQLAlchemy would. Other databases go through SQLAlchemy Core.
+    """
 
     def __init__(self, engine: Engine, table: Table) -> None:
         self.engine = engine
         self.table = table
         self._by_ids = select(table).where(table.c.id.in_(bindparam("ids", expanding=True)))
         self._by_id = select(table).where(table.c.id == bindparam("id"))
-        self._sqlite = engine.dialect.name == "sqlite" and engine.url.database not in (
-            None,
-            "",
-            ":memory:",
-        )
+        dialect = engine.dialect
+        self._driver: str | None = None
+        if dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            self._driver = "sqlite"
+        elif dialect.name == "postgresql" and dialect.driver == "psycopg":
+            self._driver = "psycopg"
         self._local = threading.local()
         self._lock = threading.Lock()
         self._raw: list[Any] = []
-        if self._sqlite:
-            dialect = engine.dialect
+        #: Each column's result processor, built from the first cursor's description.
+        self._processors: list[tuple[int, Callable[[Any], Any]]] | None = None
+        if self._driver is not None:
             quote = dialect.identifier_preparer.quote
             columns = ", ".join(quote(c.name) for c in table.columns)
             source = dialect.identifier_preparer.format_table(table)
-            self._sql_select = f"SELECT {columns} FROM {source} WHERE {quote('id')}"
-            self._processors: list[tuple[int, Callable[[Any], Any]]] = []
-            for i, column in enumerate(table.columns):
-                if isinstance(column.type, UTCDateTime):
-                    processor: Any = _sqlite_utc
-                elif column.name == "custom_data":
-                    processor = sqlite_custom_data
-                else:
-                    processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
-                if processor is not None:
-                    self._processors.append((i, processor))
+            where = f"SELECT {columns} FROM {source} WHERE {quote('id')}"
+            if self._driver == "sqlite":
+                self._sql_one = where + " = ?"
+                self._sql_many = where + " IN ({marks})"
+            else:
+                self._sql_one = where + " = %s"
+                self._sql_many = where + " = ANY(%s)"
 
-    # -------------------------------------------------------------- SQLite, through the driver
+    # -------------------------------------------------------------- through the driver
 
-    def _cursor(self) -> Any:
+    def _connection(self) -> Any:
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():  # new thread, or a forked child
             self._local.pid = os.getpid()
@@ -89,10 +94,67 @@ class Reader:
             proxied.detach()  # this thread's own; not returned to the pool
             conn = proxied.dbapi_connection
             assert conn is not None
+            if self._driver == "psycopg":
+                conn.rollback()
+                conn.autocommit = True
             self._local.conn = conn
             with self._lock:
                 self._raw.append(conn)
-        return conn.cursor()
+        return conn
+
+    def _forget_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with self._lock:
+                if conn in self._raw:
+                    self._raw.remove(conn)
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def _query(self, sql: str, args: Any, many: bool) -> list[Any]:
+        """Run one statement on this thread's connection; once more on a fresh one if it broke."""
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                cursor = conn.cursor()
+                try:
+                    if self._driver == "psycopg":
+                        cursor.execute(sql, args, prepare=True)
+                    else:
+                        cursor.execute(sql, args)
+                    rows: list[Any] = cursor.fetchall() if many else [cursor.fetchone()]
+                    if self._processors is None:
+                        self._processors = self._build_processors(cursor.description)
+                finally:
+                    cursor.close()
+            except Exception:
+                broke = self._driver == "psycopg" and bool(
+                    getattr(conn, "broken", False) or getattr(conn, "closed", False)
+                )
+                if attempt == 2 or not broke:
+                    raise
+                self._forget_connection()  # the server went away: reconnect once
+                continue
+            return self._process([r for r in rows if r is not None])
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _build_processors(self, description: Any) -> list[tuple[int, Callable[[Any], Any]]]:
+        """What SQLAlchemy would do to each column's value, given the driver's type codes."""
+        dialect = self.engine.dialect
+        found: list[tuple[int, Callable[[Any], Any]]] = []
+        for i, column in enumerate(self.table.columns):
+            processor: Any
+            if self._driver == "sqlite" and isinstance(column.type, UTCDateTime):
+                processor = _sqlite_utc
+            elif self._driver == "sqlite" and column.name == "custom_data":
+                processor = sqlite_custom_data
+            else:
+                code = description[i][1] if description is not None else None
+                processor = column.type.dialect_impl(dialect).result_processor(dialect, code)
+            if processor is not None:
+                found.append((i, processor))
+        return found
 
     def _process(self, rows: list[Any]) -> list[Any]:
         if not self._processors:
@@ -109,31 +171,24 @@ class Reader:
 
     def one(self, run_id: str) -> Sequence[Any] | None:
         """The row with id ``run_id``, or ``None``."""
-        if self._sqlite:
-            cursor = self._cursor()
-            try:
-                row = cursor.execute(self._sql_select + " = ?", (run_id,)).fetchone()
-            finally:
-                cursor.close()
-            return None if row is None else self._process([row])[0]
+        if self._driver is not None:
+            found = self._query(self._sql_one, (run_id,), many=False)
+            return found[0] if found else None
         with self.engine.connect() as conn:
-            found = conn.execute(self._by_id, {"id": run_id}).first()
-        return None if found is None else tuple(found)
+            row = conn.execute(self._by_id, {"id": run_id}).first()
+        return None if row is None else tuple(row)
 
     def many(self, ids: Sequence[str]) -> list[Sequence[Any]]:
         """The rows whose id is in ``ids`` (any order; missing ids are left out)."""
         rows: list[Sequence[Any]] = []
-        if self._sqlite:
-            cursor = self._cursor()
-            try:
-                for chunk in chunks(ids):
-                    marks = ",".join("?" * len(chunk))
-                    found = cursor.execute(
-                        f"{self._sql_select} IN ({marks})", list(chunk)
-                    ).fetchall()
-                    rows.extend(self._process(found))
-            finally:
-                cursor.close()
+        if self._driver == "sqlite":
+            for chunk in chunks(ids):
+                sql = self._sql_many.format(marks=",".join("?" * len(chunk)))
+                rows.extend(self._query(sql, list(chunk), many=True))
+            return rows
+        if self._driver == "psycopg":
+            for chunk in chunks(ids):
+                rows.extend(self._query(self._sql_many, (list(chunk),), many=True))
             return rows
         with self.engine.connect() as conn:
             for chunk in chunks(ids):
@@ -141,7 +196,7 @@ class Reader:
         return rows
 
     def close(self) -> None:
-        """Close the SQLite connections the threads opened."""
+        """Close the connections the threads opened."""
         with self._lock:
             raw, self._raw = self._raw, []
         for conn in raw:
