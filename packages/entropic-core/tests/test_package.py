@@ -294,3 +294,30 @@ def test_the_distribution_needs_only_sqlalchemy() -> None:
         pytest.skip("entropic-core is not installed (running from the source folder)")
     required = [r for r in requires or [] if "extra ==" not in r]
     assert [re.split(r"[<>=!~ ;\[]", r)[0].lower() for r in required] == ["sqlalchemy"]
+
+
+def test_a_hit_on_postgresql_survives_its_connection_being_killed(
+    postgres_table: str, runner: CountingRunner, results_dir: Path
+) -> None:
+    model = model_on_table(postgres_table)
+    with Store(runner, model, results_dir, ".json", PASSWORD_URL) as store:
+        record = store.run_or_retrieve({"n": 1, "dt": 0.1})
+        assert store.retrieve({"n": 1, "dt": 0.1}) is not None
+        # the reader's own connection, ended by the server as a restart or a network cut would
+        admin = create_engine(PASSWORD_URL)
+        try:
+            with admin.connect() as conn:
+                mine = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+                killed = conn.execute(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = 'test' AND pid <> :mine AND query LIKE :q"
+                    ),
+                    {"mine": mine, "q": f"%{postgres_table}%"},
+                ).scalar_one()
+        finally:
+            admin.dispose()
+        assert killed >= 1
+        again = store.run_or_retrieve({"n": 1, "dt": 0.1})
+        assert again.id == record.id
+        assert runner.count == 1
