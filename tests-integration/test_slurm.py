@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -281,3 +282,67 @@ def test_walltime_without_time_limit_ends_by_sigterm_cleanly(
     assert f"{len(stored)} of {len(expand_grid(GRID))} runs are stored" in output, output
     said = output.strip().splitlines()[-1]
     print(f"walltime: {calls_made} runner calls, {len(stored)} rows; said: {said!r}")
+
+
+# ---------------------------------------------------------------------- the shipped examples
+
+EXAMPLES = _slurm.HERE.parent / "examples" / "slurm"
+
+
+@pytest.mark.timeout(300)
+def test_the_examples_run_as_shipped(
+    slurm: None, postgres_url: str, pg_table: str, tmp_path: Path
+) -> None:
+    """examples/slurm: the array script and the dask-jobqueue script, copied and run as they are."""
+    pytest.importorskip("dask_jobqueue")
+    for name in ("sim.py", "array-sweep.sbatch", "dask_sweep.py"):
+        shutil.copy(EXAMPLES / name, tmp_path / name)
+    venv = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": os.pathsep.join([venv, os.environ.get("PATH", "")]),
+        "ENTROPIC_DB_URL": postgres_url,
+        "SIM_TABLE": pg_table,
+    }
+    job = subprocess.run(
+        ["sbatch", "--parsable", "array-sweep.sbatch"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    _slurm.wait_until_ended([job], timeout=240)
+    ended = _slurm.states(job)
+    outputs = {p.name: p.read_text() for p in tmp_path.glob("slurm-*.out")}
+    assert len(ended) == 4, ended
+    assert all(state == ("COMPLETED", "0:0") for state in ended.values()), (ended, outputs)
+    assert len(stored_ids(postgres_url, pg_table)) == 200
+    bodies = [json.loads(p.read_text()) for p in (tmp_path / "results").glob("*.json")]
+    tasks = {body["task"] for body in bodies if "x_final" in body}  # not the manifests
+    print(f"array example: 200 points stored by tasks {sorted(tasks)}")
+
+    dask_table = mw.new_table_name()
+    dask_results = tmp_path / "dask-results"  # the array's files would be indexed, not run
+    try:
+        done = subprocess.run(
+            [sys.executable, "dask_sweep.py", "--interface", "lo", "--no-fallback"],
+            cwd=tmp_path,
+            env={**env, "SIM_TABLE": dask_table, "ENTROPIC_RESULTS_DIR": str(dask_results)},
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        expected = "200 points: 200 stored by this sweep (0 run in this process), 0 stored before"
+        assert expected in done.stdout, done.stdout
+        assert len(stored_ids(postgres_url, dask_table)) == 200
+        bodies = [json.loads(p.read_text()) for p in dask_results.glob("*.json")]
+        jobs = {body["job"] for body in bodies if "x_final" in body}
+        assert jobs, "no run happened"
+        assert None not in jobs, "some runs did not happen in a SLURM job"
+        print(f"dask example: {done.stdout.strip()!r}")
+    finally:
+        mw.drop_table(postgres_url, dask_table)
