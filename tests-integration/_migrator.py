@@ -2,7 +2,8 @@
 
 Usage: python _migrator.py DB_URL TABLE RESULTS_DIR MARKER
 
-After the first chunk of rows it creates MARKER and blocks until it is killed.
+After the first chunk of rows it creates MARKER and blocks until it is killed; with MARKER
+``-`` it adds the parameter to the end.
 """
 
 import sys
@@ -26,7 +27,7 @@ def main() -> None:
             Path(marker).write_text(f"{done}/{total}")
             never.wait()  # until the test kills this process
 
-    store.add_parameter("temperature", 300.0, callback=callback)
+    store.add_parameter("temperature", 300.0, callback=None if marker == "-" else callback)
 
 
 if __name__ == "__main__":

@@ -278,3 +278,29 @@ def test_relocate(tmp_path: Path) -> None:
     assert store.relocate(tmp_path / "old", tmp_path / "new") == 4
     for params in mw.points(0, 4):
         assert Path(store.retrieve(params).result_file).read_text() == mw.content_for(params)
+
+
+def test_a_store_opened_before_add_parameter_refuses_to_write(
+    db_url: str, table_name: str, tmp_path: Path
+) -> None:
+    """Another process adds a parameter: the Store opened with the old model writes nothing."""
+    store, runner = _filled(db_url, table_name, tmp_path, 5)
+    try:
+        before = len(runner.calls)
+        subprocess.run(
+            [sys.executable, MIGRATOR, db_url, table_name, str(tmp_path / "results"), "-"],
+            check=True,
+            timeout=120,
+        )
+        fresh = mw.points(50, 51)[0]
+        for write in (
+            lambda: store.run_or_retrieve(fresh),
+            lambda: store.run(fresh),
+            lambda: store.sweep([fresh]),
+        ):
+            with pytest.raises(SchemaError, match=table_name):
+                write()
+        assert len(runner.calls) == before  # refused before anything ran
+    finally:
+        store.close()
+        mw.drop_table(db_url, table_name)

@@ -187,3 +187,27 @@ def test_a_row_the_database_refuses_costs_no_other_run(
     assert store.result_path(failure.id).is_file()
     assert (store.results_dir / f".{failure.id}.entropic.json").is_file()
     assert [r is None for r in caught.value.records].count(True) == 1
+
+
+def test_a_runner_that_makes_a_directory_fails_alone(make_store: StoreFactory) -> None:
+    def runner(params: dict[str, Any]) -> None:
+        if params["n"] == 1:
+            Path(params["result_file"]).mkdir()
+            raise RuntimeError("the runner's own failure")
+        if params["n"] == 2:
+            Path(params["result_file"]).mkdir()  # and returns, as if that were a result
+            return
+        Path(params["result_file"]).write_text("ok")
+
+    store = make_store(runner, SimResult)
+    with pytest.raises(SweepError) as caught:
+        store.sweep(_grid(5))
+    errors = {f.params["n"]: f.error for f in caught.value.failures}
+    assert set(errors) == {1, 2}
+    assert isinstance(errors[1], RuntimeError)
+    assert str(errors[1]) == "the runner's own failure"
+    assert isinstance(errors[2], IsADirectoryError)
+    assert "directory" in str(errors[2])
+    assert store.count() == 3
+    for failed in caught.value.failures:
+        assert not store.result_path(failed.id).exists()  # nothing at the final path

@@ -86,6 +86,23 @@ class TableState:
                 "with the same default to complete it"
             )
 
+    def ready_to_write(self) -> None:
+        """:meth:`ready`, after one look at whether another process changed the table's schema.
+
+        ``add_parameter`` in another process leaves its marks in the meta table (a migration
+        under way, a parameter's recorded default); when they differ from what this Store saw,
+        the table is looked at again, so a Store opened with the old model refuses to write
+        rows keyed the old way.
+
+        Raises:
+            SchemaError: The table and the model now disagree.
+        """
+        with self.engine.connect() as conn:
+            facts = read_meta(conn, self.table.name)
+        if _schema_marks(facts) != _schema_marks(self.facts):
+            self.check()
+        self.ready()
+
     def ready(self) -> None:
         """Raise while the model and the table disagree (looking again first).
 
@@ -94,3 +111,8 @@ class TableState:
         """
         if self.drift is not None and self.check() is not None:
             raise SchemaError(self.drift)
+
+
+def _schema_marks(facts: dict[str, str]) -> dict[str, str]:
+    """The meta facts that change when a parameter is added."""
+    return {k: v for k, v in facts.items() if k.startswith((MIGRATING, PARAM_DEFAULT))}

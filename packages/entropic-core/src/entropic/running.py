@@ -7,9 +7,9 @@ the database: it writes the result file and its manifest and returns a small out
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
+import shutil
 import socket
 import time
 import traceback
@@ -102,8 +102,16 @@ class RunOutcome:
 
 
 def _discard(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    """Remove what a run left at ``path``: a file, or a directory the runner made there."""
+    try:
         os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except (IsADirectoryError, PermissionError):  # PermissionError: unlink of a dir on macOS
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            raise
 
 
 def perform(task: RunTask, runner: Runner) -> RunOutcome:
@@ -137,6 +145,11 @@ def perform(task: RunTask, runner: Runner) -> RunOutcome:
     try:
         runner(call)
         elapsed = time.perf_counter() - start
+        if os.path.isdir(temp_file):
+            raise IsADirectoryError(
+                f"the runner made a directory at params['result_file'] for run {task.id}; a "
+                "result is one file (write an archive, or one file that names the others)"
+            )
         try:
             os.replace(temp_file, final)
         except FileNotFoundError:

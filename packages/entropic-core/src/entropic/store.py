@@ -268,6 +268,8 @@ class Store(Generic[ModelT]):
     def close(self) -> None:
         """Close the Store's database connections."""
         self._records.close()
+        if self._freshness is not None:
+            self._freshness.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store[ModelT]:
@@ -318,6 +320,7 @@ class Store(Generic[ModelT]):
             check_hit(record, request)
             if self._freshness is None or self._freshness.keep(request.key):
                 return record
+        self._state.ready_to_write()
         return self._single.run_once(self._schema.storable(request), custom_data)
 
     def run(self, params: Mapping[str, Any], **custom_data: Any) -> ModelT:
@@ -339,7 +342,7 @@ class Store(Generic[ModelT]):
             ParameterError: ``params`` does not fit the model; the runner is not called.
             Exception: Whatever the runner raises, unchanged.
         """
-        self._state.ready()
+        self._state.ready_to_write()
         request = self._schema.storable(self._schema.request(params, complete=True))
         return self._single.run(request, custom_data)
 
@@ -381,7 +384,7 @@ class Store(Generic[ModelT]):
             FileNotFoundError: ``result_file`` does not exist.
             ParameterError: ``params`` does not fit the model.
         """
-        self._state.ready()
+        self._state.ready_to_write()
         path = Path(result_file).expanduser().resolve()
         if not path.is_file():
             raise FileNotFoundError(f"no result file at {path}")
@@ -478,7 +481,7 @@ class Store(Generic[ModelT]):
         Returns:
             How many records were added.
         """
-        self._state.ready()
+        self._state.ready_to_write()
         return self._indexer.ingest()
 
     # ------------------------------------------------------------------ sweeps
@@ -547,7 +550,7 @@ class Store(Generic[ModelT]):
             TimeLimitError: ``time_limit`` passed before every run was done.
             ValueError: ``time_limit``, ``retries`` or ``retry_backoff`` is out of range.
         """
-        self._state.ready()
+        self._state.ready_to_write()
         if time_limit is not None and not time_limit > 0:
             raise ValueError(f"time_limit must be a positive number of seconds, not {time_limit!r}")
         if not isinstance(retries, int) or retries < 0:
