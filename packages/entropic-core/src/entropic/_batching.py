@@ -72,6 +72,7 @@ class BatchWriter:
         self._rows: list[dict[str, Any]] = []
         self._released: list[str] = []
         self._closing = False
+        self._touched = False
         self._backoff = 0.0
         self._outage_since: float | None = None
         self._thread = threading.Thread(
@@ -88,6 +89,11 @@ class BatchWriter:
                 self._released.append(release)
             if len(self._rows) >= self._size:
                 self._cond.notify()
+
+    def touch(self) -> None:
+        """Commit at the next interval even when nothing finished (to record progress)."""
+        with self._cond:
+            self._touched = True
 
     def _take(self) -> tuple[list[dict[str, Any]], list[str]]:
         rows, released = self._rows, self._released
@@ -152,7 +158,8 @@ class BatchWriter:
                 if self._closing:
                     return
                 rows, released = self._take()
-            if not rows and not released:
+                touched, self._touched = self._touched, False
+            if not rows and not released and not touched:
                 continue
             try:
                 self._store(rows, released)

@@ -18,8 +18,9 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
@@ -38,7 +39,7 @@ from entropic._internal import (
 from entropic._json import to_json
 from entropic.running import RunOutcome, RunTask, traceback_tail
 
-__all__ = ["Attempt", "Journal", "SweepLog", "exception_name", "params_json"]
+__all__ = ["Attempt", "Commit", "Journal", "SweepLog", "exception_name", "params_json"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ _HOST: Final = socket.gethostname()
 MESSAGE_LIMIT: Final = 4000
 #: Longest exception type name kept (the column's width).
 TYPE_LIMIT: Final = 255
+#: A claimed run still going this many seconds later is listed as running (for coverage).
+LIST_AFTER: Final = 0.5
 
 
 def _now() -> dt.datetime:
@@ -64,7 +67,7 @@ def exception_name(error: BaseException) -> str:
 
 def params_json(params: Mapping[str, Any]) -> str:
     """Parameter values as the JSON text the journal keeps (enums by value, dates as ISO)."""
-    return json.dumps(to_json(params), sort_keys=True, ensure_ascii=False, default=str)
+    return json.dumps(params, sort_keys=True, ensure_ascii=False, default=to_json)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +222,10 @@ class SweepLog:
         self._known = dict(known)
         self._lock = threading.Lock()
         self._waiting: list[Attempt] = []
+        #: Runs claimed and not listed in ``entropic_running`` yet, with when they were claimed.
+        self._unlisted: dict[str, tuple[float, RunTask]] = {}
+        #: Runs listed there and not settled yet.
+        self._listed: set[str] = set()
         #: Settled without a commit of ours: hits, skipped runs, runs found done elsewhere.
         self.settled = settled
         self.skipped = skipped
@@ -277,10 +284,39 @@ class SweepLog:
             self.settled += count
 
     def claimed(self, tasks: Sequence[RunTask]) -> None:
-        """Record the parameters of runs just claimed (one transaction for the batch)."""
-        if not tasks:
-            return
+        """Note runs just claimed; those still going a moment later are listed as running.
+
+        Nothing is written here: the next commit lists the runs claimed at least
+        :data:`LIST_AFTER` seconds before that are not settled yet, so short runs cost nothing.
+        """
+        now = time.monotonic()
+        with self._lock:
+            for task in tasks:
+                self._unlisted[task.id] = (now, task)
+
+    def unlisted(self) -> bool:
+        """Whether claimed runs wait to be listed (a commit should come even if none finish)."""
+        with self._lock:
+            return bool(self._unlisted)
+
+    # ------------------------------------------------------------------ the committing thread
+
+    def prepare(self, stored: Sequence[str], released: Sequence[str]) -> Commit:
+        """What the commit that stores ``stored`` and releases ``released`` also writes."""
+        settled = {*stored, *released}
+        young = time.monotonic() - LIST_AFTER
         now = _now()
+        with self._lock:
+            notes = list(self._waiting)
+            had_failed = {key: self._known[key] for key in stored if key in self._known}
+            listing = [
+                task
+                for key, (claimed, task) in self._unlisted.items()
+                if claimed <= young and key not in settled
+            ]
+            unlisting = [key for key in settled if key in self._listed]
+            failed = self.failed + sum(n.final for n in notes)
+            done = min(self.settled + self.stored + len(stored) + failed, self.total)
         rows = [
             {
                 "table_name": self.table_name,
@@ -289,63 +325,34 @@ class SweepLog:
                 "params": params_json(task.params),
                 "claimed_at": now,
             }
-            for task in tasks
+            for task in listing
         ]
-        try:
-            with write_connection(self.engine) as conn:
-                upsert(conn, running_table, rows)
-        except DBAPIError as exc:  # only coverage's count of runs in progress suffers
-            logger.warning("could not record %d runs in progress: %s", len(rows), exc)
+        return Commit(
+            self,
+            list(stored),
+            settled,
+            notes,
+            had_failed,
+            rows,
+            unlisting,
+            {"done": done, "failed": failed, "heartbeat_at": now},
+        )
 
-    # ------------------------------------------------------------------ the committing thread
-
-    def waiting(self) -> list[Attempt]:
-        """The attempts not written yet (left in place until :meth:`written`)."""
-        with self._lock:
-            return list(self._waiting)
-
-    def hook(
-        self, stored: Sequence[str], released: Sequence[str], notes: Sequence[Attempt]
-    ) -> Callable[[Connection], None]:
-        """The work to do inside the commit that stores ``stored`` and releases ``released``."""
-        failed = sum(n.final for n in notes)
-        with self._lock:
-            had_failed = {key: self._known[key] for key in stored if key in self._known}
-            done = min(self.settled + self.stored + len(stored) + self.failed + failed, self.total)
-            progress = {"done": done, "failed": self.failed + failed, "heartbeat_at": _now()}
-
-        def work(conn: Connection) -> None:
-            with _bookkeeping(conn, "the sweep's progress and failures"):
-                if notes:
-                    self._write_attempts(conn, notes)
-                if stored:
-                    self._clear(conn, stored, had_failed)
-                settled = [*stored, *released]
-                if settled:
-                    r = running_table.c
-                    for chunk in chunks(settled):
-                        conn.execute(
-                            delete(running_table).where(
-                                r.table_name == self.table_name, r.run_id.in_(list(chunk))
-                            )
-                        )
-                conn.execute(
-                    update(sweeps_table)
-                    .where(sweeps_table.c.id == self.sweep_id)
-                    .values(**progress)
-                )
-
-        return work
-
-    def written(self, stored: Sequence[str], notes: Sequence[Attempt]) -> None:
-        """Count what a commit stored and drop the attempts it wrote."""
-        written = {id(n) for n in notes}
+    def written(self, commit: Commit) -> None:
+        """Count what ``commit`` stored and forget what it wrote."""
+        written = {id(n) for n in commit.notes}
         with self._lock:
             self._waiting = [n for n in self._waiting if id(n) not in written]
-            for key in stored:
+            for key in commit.stored:
                 self._known.pop(key, None)
-            self.stored += len(stored)
-            self.failed += sum(n.final for n in notes)
+            for key in commit.settled:
+                self._unlisted.pop(key, None)
+                self._listed.discard(key)
+            for row in commit.listing:
+                self._unlisted.pop(row["run_id"], None)
+                self._listed.add(row["run_id"])
+            self.stored += len(commit.stored)
+            self.failed += sum(n.final for n in commit.notes)
 
     def _write_attempts(self, conn: Connection, notes: Sequence[Attempt]) -> None:
         latest = {n.run_id: n for n in notes}  # the current failure is a run's last attempt
@@ -423,12 +430,53 @@ class SweepLog:
             logger.warning("could not record the end of sweep %s: %s", self.sweep_id, exc)
 
 
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """The journal's share of one commit of a sweep (see :meth:`SweepLog.prepare`)."""
+
+    log: SweepLog
+    stored: list[str]
+    settled: set[str]
+    notes: list[Attempt]
+    had_failed: dict[str, int]
+    listing: list[dict[str, Any]]
+    unlisting: list[str]
+    progress: dict[str, Any]
+
+    def write(self, conn: Connection) -> None:
+        """Write it in ``conn``'s transaction (again, if the transaction is tried again)."""
+        log = self.log
+        r = running_table.c
+        with _bookkeeping(conn, "the sweep's failures and runs in progress", bool(self.notes)):
+            if self.notes:
+                log._write_attempts(conn, self.notes)
+            if self.stored:
+                log._clear(conn, self.stored, self.had_failed)
+            if self.listing:
+                upsert(conn, running_table, self.listing)
+            for chunk in chunks(self.unlisting):
+                conn.execute(
+                    delete(running_table).where(
+                        r.table_name == log.table_name, r.run_id.in_(list(chunk))
+                    )
+                )
+            conn.execute(
+                update(sweeps_table)
+                .where(sweeps_table.c.id == log.sweep_id)
+                .values(**self.progress)
+            )
+
+
 @contextmanager
-def _bookkeeping(conn: Connection, what: str) -> Iterator[None]:
+def _bookkeeping(conn: Connection, what: str, guard: bool = True) -> Iterator[None]:
     """Run the journal's statements in a savepoint; a value the database refuses costs only them.
 
     An outage, a lock timeout or a deadlock propagates, so that the whole commit is tried again.
+    Without ``guard`` (nothing that holds a user's values is written) there is no savepoint.
     """
+    if not guard:
+        yield
+        return
     savepoint = conn.begin_nested()
     try:
         yield

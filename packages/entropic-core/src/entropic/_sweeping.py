@@ -281,12 +281,14 @@ class Sweep(Generic[T]):
             self._found(done, mine)
             claims.release(done, owner)
             reporter.advance(len(done), 0)
+            if log is not None and done:
+                log.found(len(done))
             if not mine:
                 continue
             planned = {key: planner.task(request, {}) for key, request in mine.items()}
             if log is not None:
-                log.found(len(done))
                 log.claimed(list(planned.values()))
+                early.touch()
             started, count = time.monotonic(), len(mine)
             try:
                 while mine:
@@ -352,11 +354,13 @@ class Sweep(Generic[T]):
                         results[position[key]] = record
                     rows = [row for row in rows if row["id"] in held]
             ids = [row["id"] for row in rows]
-            notes = [] if log is None else log.waiting()
-            also = None if log is None else log.hook(ids, released, notes)
+            journal = None if log is None else log.prepare(ids, released)
+            also = None if journal is None else journal.write
             self.writer.persist(rows, owner, [*ids, *released], also)
-            if log is not None:
-                log.written(ids, notes)
+            if log is not None and journal is not None:
+                log.written(journal)
+                if log.unlisted():
+                    writer.touch()  # list the runs still going at the next commit
             for row in rows:
                 results[position[row["id"]]] = make(row)
             if rows:
