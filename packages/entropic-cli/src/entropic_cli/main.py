@@ -11,7 +11,7 @@ from entropic_cli._context import state_of
 from entropic_cli._group import EntropicGroup
 from entropic_cli._options import store_options
 from entropic_cli._output import show_warnings
-from entropic_cli.commands import check, evolve, executors, ingest, inspect, rm, sweep
+from entropic_cli.commands import check, evolve, executors, ingest, inspect, provenance, rm, sweep
 
 __all__ = ["cli", "main"]
 
@@ -53,6 +53,7 @@ cli.add_command(evolve.migrate)
 cli.add_command(evolve.merge)
 cli.add_command(evolve.relocate)
 cli.add_command(executors.executors)
+provenance.register(cli)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import logging
 
 from sqlalchemy.orm import Mapped, mapped_column
 
-from entropic import executors
+from entropic import executors, provenance
 from entropic.__about__ import __version__
 from entropic._merge import MergeReport
 from entropic._progress import SweepProgress
@@ -32,6 +32,7 @@ from entropic.errors import (
 )
 from entropic.grid import expand_grid
 from entropic.hashing import hash_params
+from entropic.provenance import CodeChangedWarning
 from entropic.reflection import entropic_tables, reflect_model
 from entropic.running import Runner, RunOutcome, RunTask
 from entropic.schema import Base
@@ -39,6 +40,7 @@ from entropic.store import Store
 
 __all__ = [
     "Base",
+    "CodeChangedWarning",
     "CommitError",
     "EntropicError",
     "FailedRun",
@@ -63,6 +65,7 @@ __all__ = [
     "executors",
     "expand_grid",
     "hash_params",
+    "provenance",
     "entropic_tables",
     "mapped_column",
     "reflect_model",

@@ -14,8 +14,11 @@ as current.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Generic, TypeVar
@@ -152,6 +155,20 @@ class Freshness:
             c.code.is_not(None),
             c.code != bindparam("current"),
         )
+        # On a SQLite file, as for the hit itself (entropic._reading), each thread asks through
+        # its own connection and the driver: a hit's check costs the lookup, not the plumbing.
+        self._sqlite = engine.dialect.name == "sqlite" and engine.url.database not in (
+            None,
+            "",
+            ":memory:",
+        )
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._raw: list[Any] = []
+        self._sql = (
+            "SELECT run_id FROM entropic_provenance WHERE table_name = ? AND code IS NOT NULL "
+            "AND code != ? AND run_id IN "
+        )
 
     @property
     def reruns(self) -> bool:
@@ -164,10 +181,44 @@ class Freshness:
         if current is None or not ids:
             return set()
         found: set[str] = set()
+        if self._sqlite:
+            cursor = self._cursor()
+            try:
+                for chunk in chunks(ids):
+                    marks = ",".join("?" * len(chunk))
+                    rows = cursor.execute(
+                        f"{self._sql}({marks})", (self.table_name, current, *chunk)
+                    ).fetchall()
+                    found.update(row[0] for row in rows)
+            finally:
+                cursor.close()
+            return found
         with self.engine.connect() as conn:
             for chunk in chunks(ids):
                 found.update(conn.scalars(self._stale, {"ids": list(chunk), "current": current}))
         return found
+
+    def _cursor(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():  # new thread, or a forked child
+            self._local.pid = os.getpid()
+            proxied = self.engine.raw_connection()
+            proxied.detach()  # this thread's own; not returned to the pool
+            conn = proxied.dbapi_connection
+            assert conn is not None
+            self._local.conn = conn
+            with self._lock:
+                self._raw.append(conn)
+        return conn.cursor()
+
+    def close(self) -> None:
+        """Close the SQLite connections the threads opened."""
+        with self._lock:
+            raw, self._raw = self._raw, []
+        for conn in raw:
+            with contextlib.suppress(Exception):  # a finished thread's connection may be gone
+                conn.close()
+        self._local = threading.local()
 
     def current(self, provenance: Mapping[str, Any] | None) -> bool:
         """Whether a manifest's provenance counts as the current code's (unknown does)."""

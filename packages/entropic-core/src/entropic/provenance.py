@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import Engine, Table, func, insert, select, update
+from sqlalchemy import inspect as sa_inspect
 
 from entropic._db import CHUNK, chunks, write_connection
 from entropic._internal import provenance_table
@@ -114,6 +115,11 @@ def runner_code(runner: Any, version: str | None = None) -> str | None:
     return None if code is None else str(code)
 
 
+def _recorded(engine: Engine) -> bool:
+    """Whether the database has the provenance table (a store made before it existed has not)."""
+    return bool(sa_inspect(engine).has_table(provenance_table.name))
+
+
 def _joined(table: Table) -> Any:
     return provenance_table.join(table, table.c.id == provenance_table.c.run_id)
 
@@ -149,7 +155,8 @@ def code_groups(engine: Engine, table: Table, current: str | None) -> list[CodeG
     with engine.connect() as conn:
         total = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
         recorded = 0
-        for code, runner, runs, blessed, first, last in conn.execute(query):
+        rows: Iterable[Any] = conn.execute(query) if _recorded(engine) else ()
+        for code, runner, runs, blessed, first, last in rows:
             recorded += int(runs)
             if code is None:
                 unknown += int(runs)
@@ -173,6 +180,8 @@ def newest_code(engine: Engine, table_name: str) -> str | None:
         .order_by(p.finished_at.desc())
         .limit(1)
     )
+    if not _recorded(engine):
+        return None
     with engine.connect() as conn:
         code = conn.scalar(query)
     return None if code is None else str(code)
@@ -190,8 +199,10 @@ def resolve_code(engine: Engine, table_name: str, text: str) -> str:
         return UNKNOWN
     p = provenance_table.c
     query = select(p.code).where(p.table_name == table_name, p.code.is_not(None)).distinct()
-    with engine.connect() as conn:
-        known = sorted(str(c) for c in conn.scalars(query))
+    known: list[str] = []
+    if _recorded(engine):
+        with engine.connect() as conn:
+            known = sorted(str(c) for c in conn.scalars(query))
     if text in known:
         return text
     found = [c for c in known if c == f"version:{text}" or c.startswith(f"source:{text}")]
@@ -251,6 +262,7 @@ def bless(
     p = provenance_table.c
     blessing = {"code": to_code, "blessed_from": from_code, "blessed_at": now}
     name = table.name
+    provenance_table.create(engine, checkfirst=True)
     with write_connection(engine) as conn:
         if from_code == UNKNOWN:
             nulls, missing = _unknown_ids(conn, table)
@@ -336,6 +348,8 @@ def provenance_for(
     p = provenance_table.c
     wanted = list(dict.fromkeys(ids))
     found: dict[str, dict[str, Any]] = {}
+    if not wanted or not _recorded(engine):
+        return found
     with engine.connect() as conn:
         for chunk in chunks(wanted, CHUNK):
             query = select(provenance_table).where(

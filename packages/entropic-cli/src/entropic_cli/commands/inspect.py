@@ -20,12 +20,14 @@ from entropic.inspection import (
     table_summary,
 )
 from entropic.manifests import manifest_path
+from entropic.provenance import provenance_of
 from entropic_cli import _format
 from entropic_cli._completion import complete_id
 from entropic_cli._context import StoreContext, pass_state
 from entropic_cli._errors import Failure, UsageFailure
 from entropic_cli._options import FORMATS, parse_conditions, store_options
 from entropic_cli._output import human_bytes, output, relative
+from entropic_cli.commands.provenance import EXPORTED, provenance_pairs, with_provenance
 
 __all__ = ["export", "info", "ls", "show"]
 
@@ -251,10 +253,12 @@ def show(state: StoreContext, run_id: str, fmt: str) -> None:
     record["file_exists"] = exists
     record["file_size"] = size
     record["manifest_exists"] = manifest_path(state.results_dir, full).is_file()
+    found = provenance_of(state.engine, table.name, full)
     if fmt == "json":
-        _format.write_json_object(record, sys.stdout)
+        _format.write_json_object({**record, "provenance": found}, sys.stdout)
     else:
         _format.write_pairs(record.items(), sys.stdout)
+        _format.write_pairs(provenance_pairs(found), sys.stdout)  # aligned on their own
 
 
 @click.command()
@@ -270,14 +274,26 @@ def show(state: StoreContext, run_id: str, fmt: str) -> None:
     help="Write to FILE instead of standard output (replaced only once complete).",
 )
 @click.option("--where", "where", multiple=True, metavar="KEY=VALUE", help="As for ls.")
+@click.option(
+    "--provenance",
+    "with_prov",
+    is_flag=True,
+    help="Include what made each run: a 'provenance' object in JSON, 'provenance.*' columns "
+    "in CSV (empty when unknown).",
+)
 @store_options
 @pass_state
-def export(state: StoreContext, fmt: str, target: Path | None, where: tuple[str, ...]) -> None:
+def export(
+    state: StoreContext, fmt: str, target: Path | None, where: tuple[str, ...], with_prov: bool
+) -> None:
     """Export every row (or those matching --where) for analysis."""
     table = state.table
     names = display_columns(table)
     conditions = parse_conditions(table, where)
     records = select_records(state.engine, table, conditions, order_by=[])
+    if with_prov:
+        records = with_provenance(state, records, flat=fmt == "csv")
+        names += [f"provenance.{n}" for n in EXPORTED]
     with output(target) as out:
         if fmt == "json":
             count = _format.write_json(records, out)
