@@ -58,6 +58,11 @@ def to_python(value: Any) -> Any:
     return value
 
 
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def normalize(value: Any) -> Any:
     """Return the JSON-ready form of ``value`` that the hash is computed from.
 
@@ -76,7 +81,14 @@ def normalize(value: Any) -> Any:
     if isinstance(value, Enum):
         return normalize(value.value)
     if isinstance(value, Mapping):
-        return {k: normalize(value[k]) for k in sorted(value)}
+        try:
+            keys = sorted(value)
+        except TypeError:
+            raise ParameterError(
+                f"cannot key a mapping whose keys are of types that do not sort together "
+                f"({', '.join(sorted({type(k).__name__ for k in value}))}): {_short(value)}"
+            ) from None
+        return {k: normalize(value[k]) for k in keys}
     if isinstance(value, list | tuple):
         return [normalize(v) for v in value]
     if isinstance(value, float):
