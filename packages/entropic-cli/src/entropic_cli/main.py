@@ -11,7 +11,18 @@ from entropic_cli._context import state_of
 from entropic_cli._group import EntropicGroup
 from entropic_cli._options import store_options
 from entropic_cli._output import show_warnings
-from entropic_cli.commands import check, evolve, executors, ingest, inspect, provenance, rm, sweep
+from entropic_cli.commands import (
+    check,
+    evolve,
+    executors,
+    failures,
+    ingest,
+    inspect,
+    provenance,
+    rm,
+    status,
+    sweep,
+)
 
 __all__ = ["cli", "main"]
 
@@ -54,6 +65,8 @@ cli.add_command(evolve.merge)
 cli.add_command(evolve.relocate)
 cli.add_command(executors.executors)
 provenance.register(cli)
+status.register(cli)
+failures.register(cli)
 
 
 def main() -> None:
