@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 
 import click
 from sqlalchemy import Engine, Table
@@ -30,9 +30,11 @@ from entropic.inspection import (
 )
 from entropic.maintenance import guess_suffix
 from entropic_cli._errors import Failure, UsageFailure, first_line, scrub
-from entropic_cli._options import DEFAULT_DB
 
-__all__ = ["StoreContext", "pass_state", "state_of"]
+#: The database when neither ``--db`` nor ``$ENTROPIC_DB_URL`` names one.
+DEFAULT_DB: Final = "sqlite:///db.sqlite3"
+
+__all__ = ["DEFAULT_DB", "StoreContext", "pass_state", "state_of"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

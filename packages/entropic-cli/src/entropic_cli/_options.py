@@ -20,6 +20,7 @@ from sqlalchemy import JSON, Column, Table
 from sqlalchemy import Enum as SAEnum
 
 from entropic.inspection import OPERATORS, Condition, display_columns
+from entropic_cli._context import DEFAULT_DB
 from entropic_cli._errors import UsageFailure
 from entropic_cli._format import text_cell
 
@@ -36,8 +37,6 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: The database when neither ``--db`` nor ``$ENTROPIC_DB_URL`` names one.
-DEFAULT_DB: Final = "sqlite:///db.sqlite3"
 #: The ``--format`` choices of the commands that show one object or a small table.
 FORMATS: Final = click.Choice(["table", "json"])
 

@@ -31,7 +31,7 @@ from sqlalchemy import ColumnElement, Table
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import sessionmaker
 
-from entropic import _kinds
+from entropic import _kinds, _upkeep
 from entropic import executors as _executors
 from entropic.__about__ import __version__
 from entropic._claims import ClaimBook
@@ -74,10 +74,10 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Engine
 
+    from entropic._upkeep import GcReport, Problem
     from entropic.coverage import Coverage
     from entropic.failures import RecordedFailure
     from entropic.inspection import Condition
-    from entropic.maintenance import GcReport, Problem
     from entropic.status import StoreStatus
 
 __all__ = ["Store"]
@@ -794,20 +794,16 @@ class Store(Generic[ModelT]):
 
         Nothing is changed. See :func:`entropic.maintenance.verify`.
         """
-        from entropic import maintenance
-
         self._state.ready()
-        return maintenance.verify(self.engine, self._table, self.results_dir, self.file_suffix)
+        return _upkeep.verify(self.engine, self._table, self.results_dir, self.file_suffix)
 
     def gc(self, *, dry_run: bool = False, purge: bool = False, force: bool = False) -> GcReport:
         """Remove orphaned files and rows, moving files to the trash unless ``purge``.
 
         See :func:`entropic.maintenance.collect_garbage`.
         """
-        from entropic import maintenance
-
         self._state.ready()
-        return maintenance.collect_garbage(
+        return _upkeep.collect_garbage(
             self.engine,
             self._table,
             self.results_dir,
@@ -819,9 +815,7 @@ class Store(Generic[ModelT]):
 
     def empty_trash(self) -> int:
         """Delete for good what :meth:`gc` moved to the trash; return how many files went."""
-        from entropic import maintenance
-
-        return maintenance.empty_trash(self.results_dir)
+        return _upkeep.empty_trash(self.results_dir)
 
     # ------------------------------------------------------------------ queries
 
