@@ -20,13 +20,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateColumn
 
 from entropic._db import chunks, write_connection
-from entropic._internal import MIGRATING, PARAM_DEFAULT, id_map_table, set_meta
+from entropic._internal import (
+    MIGRATING,
+    PARAM_DEFAULT,
+    id_map_table,
+    provenance_table,
+    set_meta,
+)
 from entropic._json import to_json
 from entropic._tablestate import TableState
 from entropic._tasks import Planner
 from entropic.errors import ParameterError, SchemaError
 from entropic.hashing import hash_params
-from entropic.manifests import Manifest, manifest_path, write_manifest
+from entropic.manifests import Manifest, manifest_path, read_manifest, write_manifest
 
 __all__ = ["add_parameter"]
 
@@ -123,6 +129,14 @@ def add_parameter(
             old_path = Path(row["result_file"])
             if old_id != new_id and str(old_path) != result_file and old_path.exists():
                 os.replace(old_path, result_file)
+            made_by = None  # what made the run goes with it (a resumed re-key finds it renamed)
+            for known in (old_id, new_id):
+                try:
+                    found = read_manifest(manifest_path(results_dir, known), results_dir)
+                    made_by = found.provenance
+                    break
+                except (ValueError, OSError):
+                    continue
             write_manifest(
                 results_dir,
                 Manifest(
@@ -132,6 +146,7 @@ def add_parameter(
                     row["created_at"],
                     dict(row["custom_data"]),
                     new_id != hash_params(values),
+                    made_by,
                 ),
             )
             if old_id != new_id:
@@ -145,6 +160,14 @@ def add_parameter(
                                 update(table)
                                 .where(table.c.id == old_id)
                                 .values(id=new_id, result_file=result_file)
+                            )
+                            conn.execute(
+                                update(provenance_table)
+                                .where(
+                                    provenance_table.c.table_name == table.name,
+                                    provenance_table.c.run_id == old_id,
+                                )
+                                .values(run_id=new_id)
                             )
             except IntegrityError as exc:
                 raise SchemaError(
