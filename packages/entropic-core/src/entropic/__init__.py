@@ -18,6 +18,7 @@ from entropic._progress import SweepProgress
 from entropic.errors import (
     CommitError,
     EntropicError,
+    FailedBeforeError,
     FailedRun,
     FallbackRefusedError,
     HashCollisionError,
@@ -43,6 +44,7 @@ __all__ = [
     "CodeChangedWarning",
     "CommitError",
     "EntropicError",
+    "FailedBeforeError",
     "FailedRun",
     "FallbackRefusedError",
     "HashCollisionError",

@@ -148,6 +148,7 @@ failures_table: Final = Table(
     Column("table_name", String(128), primary_key=True),
     Column("run_id", String(128), primary_key=True),
     Column("params", Text(), nullable=False),
+    Column("key_names", Text(), nullable=True),
     Column("explicit_id", Boolean(), nullable=False),
     Column("attempt", Integer(), nullable=False),
     Column("exc_type", String(255), nullable=False),

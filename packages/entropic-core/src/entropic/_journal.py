@@ -77,6 +77,7 @@ class Attempt:
     Attributes:
         run_id: The run's key.
         params: Its parameters as JSON text.
+        key_names: The parameters its id was hashed from, as JSON text (``None``: all).
         explicit_id: Whether the id was given rather than hashed.
         attempt: The attempt's number (1 for a run's first failure).
         exc_type: The exception's qualified class name.
@@ -92,6 +93,7 @@ class Attempt:
 
     run_id: str
     params: str
+    key_names: str | None
     explicit_id: bool
     attempt: int
     exc_type: str
@@ -243,6 +245,7 @@ class SweepLog:
         outcome: RunOutcome | None = None,
         *,
         final: bool,
+        key_names: Sequence[str] | None = None,
     ) -> Attempt:
         """Note a failed attempt of a run; it is written with the next commit."""
         tail = outcome.traceback if outcome is not None else None
@@ -258,6 +261,7 @@ class SweepLog:
             note = Attempt(
                 run_id=run_id,
                 params=params_json(params),
+                key_names=None if key_names is None else json.dumps(list(key_names)),
                 explicit_id=explicit_id,
                 attempt=number,
                 exc_type=exception_name(error),
@@ -361,7 +365,13 @@ class SweepLog:
             conn,
             failures_table,
             [
-                {**keys, "params": n.params, "explicit_id": n.explicit_id, **n.facts()}
+                {
+                    **keys,
+                    "params": n.params,
+                    "key_names": n.key_names,
+                    "explicit_id": n.explicit_id,
+                    **n.facts(),
+                }
                 for n in latest.values()
             ],
         )

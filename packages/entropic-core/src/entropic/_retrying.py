@@ -134,7 +134,13 @@ class SweepFailures:
         again = may_retry and self.queue.wants(task.id)
         if self.log is not None:
             self.log.note_failure(
-                task.id, task.params, task.explicit_id, error, outcome, final=not again
+                task.id,
+                task.params,
+                task.explicit_id,
+                error,
+                outcome,
+                final=not again,
+                key_names=task.key_names,
             )
         if not again:
             self.give_up(task, error)

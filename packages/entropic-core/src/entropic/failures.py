@@ -48,6 +48,7 @@ class RecordedFailure:
         table: The entropic table the run belongs to.
         run_id: The run's id.
         params: Its parameters, as JSON values (enums by value, datetimes as ISO text).
+        key_names: The parameters its id was hashed from (``None``: every one in ``params``).
         explicit_id: Whether the id was given rather than hashed from the parameters.
         attempt: How many times in a row it failed.
         exc_type: The exception's class (qualified by its module unless built in).
@@ -64,6 +65,7 @@ class RecordedFailure:
     table: str
     run_id: str
     params: dict[str, Any]
+    key_names: list[str] | None
     explicit_id: bool
     attempt: int
     exc_type: str
@@ -125,6 +127,7 @@ def _failure(row: Any) -> RecordedFailure:
         table=row.table_name,
         run_id=row.run_id,
         params=json.loads(row.params),
+        key_names=None if row.key_names is None else list(json.loads(row.key_names)),
         explicit_id=bool(row.explicit_id),
         attempt=int(row.attempt),
         exc_type=row.exc_type,
@@ -286,11 +289,13 @@ def rerun_params(failure: RecordedFailure, table: Table) -> dict[str, Any]:
     """The parameter set that runs ``failure`` again, with the values ``table``'s columns take.
 
     Enums and datetimes come back from their JSON form; a run whose id was given keeps it.
-    Recorded parameters the table no longer has are left out.
+    Only the parameters the id was hashed from are given (the others take their defaults, as
+    they did), and recorded parameters the table no longer has are left out.
     """
+    keyed = failure.params if failure.key_names is None else failure.key_names
     values = {
-        name: from_json(table.c[name], value)
-        for name, value in failure.params.items()
+        name: from_json(table.c[name], failure.params.get(name))
+        for name in keyed
         if name in table.c and name not in RESERVED_COLUMNS
     }
     if failure.explicit_id:
