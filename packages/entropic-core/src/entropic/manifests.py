@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import itertools
 import json
 import os
 import uuid
@@ -33,6 +34,11 @@ __all__ = [
 ]
 
 MANIFEST_VERSION: Final = 1
+#: One encoder for every manifest (sorted keys; NaN and infinities as JavaScript writes them).
+_ENCODER: Final = json.JSONEncoder(sort_keys=True, allow_nan=True)
+#: Temporary names: unique per process (host, pid, a random part) and per write (a counter).
+_TOKEN: Final = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+_COUNTER: Final = itertools.count()
 #: A manifest larger than this is not read (a manifest is a few hundred bytes).
 MAX_MANIFEST_BYTES: Final = 4 * 1024 * 1024
 #: A manifest nesting lists and objects deeper than this is not trusted.
@@ -107,8 +113,8 @@ def write_manifest(results_dir: Path, manifest: Manifest) -> Path:
         body["provenance"] = to_json(manifest.provenance)
     if manifest.key_names is not None:
         body["key_names"] = list(manifest.key_names)
-    tmp = f"{path}.{uuid.uuid4().hex[:12]}.tmp"
-    data = memoryview(json.dumps(body, sort_keys=True, allow_nan=True).encode())
+    tmp = f"{path}.{_TOKEN}-{next(_COUNTER)}.tmp"
+    data = memoryview(_ENCODER.encode(body).encode())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         try:

@@ -133,7 +133,6 @@ def perform(task: RunTask, runner: Runner) -> RunOutcome:
     """
     final = task.result_file
     temp_file = os.path.join(thread_folder(task.results_dir), os.path.basename(final))
-    _discard(temp_file)  # a leftover of an interrupted run would confuse an exclusive create
     call = dict(task.params)
     call["id"] = task.id
     call["result_file"] = temp_file
