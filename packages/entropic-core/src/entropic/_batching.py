@@ -122,8 +122,10 @@ class BatchWriter:
                     )
                 self._backoff = min(max(self._backoff * 2, FIRST_BACKOFF), MOST_BACKOFF)
                 return False
-            if len(rows) <= 1 and not released:
-                if rows and self._reject is not None:
+            if not rows:
+                raise  # only claims to release: there is no row to set apart
+            if len(rows) == 1 and not released:
+                if self._reject is not None:
                     self._reject(rows[0], exc)
                     return self._store([], [rows[0]["id"]])
                 raise
