@@ -83,6 +83,7 @@ def _sweep(args: argparse.Namespace) -> int:
     except SweepError as exc:
         for failure in exc.failures:
             sys.stdout.write(f"failed {failure.id} {type(failure.error).__name__}\n")
+            sys.stderr.write(f"run {failure.id} failed: {failure.error!r}"[:2000] + "\n")
         for record in exc.records:
             if record is not None:
                 sys.stdout.write(f"{record.id}\n")
