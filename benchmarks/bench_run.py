@@ -35,6 +35,7 @@ from bench_config import Config, parse
 from bench_dask_cases import DaskCase, measure_dask
 from bench_machine import machine
 from bench_measuring import Row, Runner, log, ratio_target
+from bench_operating import measure_operating
 from bench_report import render, render_dask, write
 from bench_workloads import (
     cleanup,
@@ -75,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows += problems
         if not args.dask_only:
             rows += measure_load(config, workdir)
+            rows += measure_operating(config, workdir)
     finally:
         cleanup(run, config)
         if args.keep:

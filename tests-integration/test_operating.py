@@ -105,7 +105,8 @@ def test_status_shows_a_sweep_running_in_another_process(
         assert sweep.done == 5  # the sixth point is blocked
         assert sweep.executor == "serial"
         assert sweep.owner.split(":")[1] == str(child.pid)
-        assert sweep.rate is not None and sweep.rate > 0
+        assert sweep.rate is not None
+        assert sweep.rate > 0
         assert sweep.eta_seconds is not None
         table_status = watcher.status().tables[0]
         assert table_status.stored == 5
@@ -148,7 +149,8 @@ def test_a_killed_sweep_shows_as_dead(db_url: str, table: str, tmp_path: Path) -
     sweep = _sweep_of(watcher, child.pid)
     assert sweep is not None
     assert sweep.state == "dead"
-    assert sweep.finished_at is None and sweep.eta_seconds is None
+    assert sweep.finished_at is None
+    assert sweep.eta_seconds is None
     status = watcher.status().tables[0]
     assert all(p.pid != child.pid for p in status.in_progress)
     assert watcher.coverage(["n"]).cell(5).running == 0
@@ -171,11 +173,19 @@ def test_failures_are_recorded_with_their_traceback_and_cleared_by_a_success(
     assert failure.traceback is not None
     assert 'raise ValueError(f"point {n} diverged")' in failure.traceback
     assert failure.traceback.rstrip().endswith("ValueError: point 2 diverged")
-    assert failure.host and failure.pid == os.getpid()
-    assert failure.started_at is not None and failure.started_at <= failure.ended_at
-    assert failure.elapsed is not None and failure.elapsed >= 0
+    assert failure.host
+    assert failure.pid == os.getpid()
+    assert failure.started_at is not None
+    assert failure.started_at <= failure.ended_at
+    assert failure.elapsed is not None
+    assert failure.elapsed >= 0
     assert failure.params == {
-        "n": 2, "x": 0.2, "label": "p2", "mode": None, "shape": None, "when": None
+        "n": 2,
+        "x": 0.2,
+        "label": "p2",
+        "mode": None,
+        "shape": None,
+        "when": None,
     }
     assert [f.params["n"] for f in store.failures([Condition("n", ">", 3)])] == [4]
     assert [f.params["n"] for f in store.failures(n=2)] == [2]
@@ -233,7 +243,8 @@ def test_retries_try_a_run_again_after_a_backoff(db_url: str, table: str, tmp_pa
     runner = Flaky(set(range(6)), times=1)  # every point fails once, then works
     store = _store(runner, db_url, table, tmp_path)
     records = store.sweep(mw.points(0, 6), retries=2, retry_backoff=0.05)
-    assert len(records) == 6 and all(r is not None for r in records)
+    assert len(records) == 6
+    assert all(r is not None for r in records)
     assert runner.calls == dict.fromkeys(range(6), 2)
     assert store.failures() == []
     for record in records:
@@ -258,7 +269,8 @@ def test_retries_give_up_after_n_and_skip_failed_says_how_many(
     runner.calls.clear()
     with pytest.raises(SweepError) as caught:
         store.sweep(mw.points(0, 6), retries=2, skip_failed=True)
-    assert 2 not in runner.calls and runner.calls == {4: 1, 5: 1}
+    assert 2 not in runner.calls
+    assert runner.calls == {4: 1, 5: 1}
     assert caught.value.skipped == 1
     assert "1 not started" in str(caught.value)
     assert isinstance(caught.value.failures[0].error, FailedBeforeError)
@@ -312,5 +324,6 @@ def test_status_and_failures_survive_a_bad_value_in_the_journal(
     assert time.monotonic() - started < DEADLINE
     assert store.count() == 2
     failures = store.failures()
-    assert len(failures) == 1 and len(failures[0].message) <= 4000
+    assert len(failures) == 1
+    assert len(failures[0].message) <= 4000
     store.close()

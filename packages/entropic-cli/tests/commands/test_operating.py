@@ -19,16 +19,17 @@ MORE = [{"n": n, "x": x, "label": "more"} for n in (3, 4) for x in (0.5, 1.5)]
 @pytest.fixture
 def failed(store: StoreFiles) -> StoreFiles:
     """The standard store, and a sweep in which the two points with n = 3 failed."""
-    with Store(fail_on_three, Point, store.results_dir, ".txt", store.db_url) as s:
-        with pytest.raises(SweepError):
-            s.sweep(MORE)
+    s = Store(fail_on_three, Point, store.results_dir, ".txt", store.db_url)
+    with s, pytest.raises(SweepError):
+        s.sweep(MORE)
     return store
 
 
 def test_status_shows_stored_failed_and_the_sweep(invoke: Invoke, failed: StoreFiles) -> None:
     out = invoke("status").output
     assert "table cli_points: 8 stored, 0 running, 2 failed" in out
-    assert "failures by type:" in out and "ValueError" in out
+    assert "failures by type:" in out
+    assert "ValueError" in out
     lines = [line.split() for line in out.splitlines()]
     sweeps = [line for line in lines if "failed" in line and "4/4" in line]
     assert len(sweeps) == 1, out
@@ -54,7 +55,8 @@ def test_status_watch_redraws_and_stops(invoke: Invoke, failed: StoreFiles) -> N
     assert out.count("table cli_points:") == 3
     lines = invoke("status", "--watch", "--interval", "0.1", "--count", "2", "--format", "json")
     snapshots = [json.loads(line) for line in lines.output.splitlines()]
-    assert len(snapshots) == 2 and snapshots[0]["tables"][0]["stored"] == 8
+    assert len(snapshots) == 2
+    assert snapshots[0]["tables"][0]["stored"] == 8
 
 
 def test_coverage_draws_holes_failures_and_counts(invoke: Invoke, failed: StoreFiles) -> None:
@@ -66,12 +68,14 @@ def test_coverage_draws_holes_failures_and_counts(invoke: Invoke, failed: StoreF
     assert rows["4"] == ["1", "1"]
     assert "8 cells, 0 holes" in out
     out = invoke("coverage", "--by", "label,n").output
-    assert "holes" in out and " . " in out + " "
+    assert "holes" in out
+    assert " . " in out + " "
     csv_out = invoke("coverage", "--by", "n,x", "--format", "csv").output.splitlines()
     assert csv_out[0] == "n,x,done,failed,running"
     assert "3,0.5,1,1,0" in csv_out
     data = json.loads(invoke("coverage", "--by", "n", "--format", "json").output)
-    assert data["by"] == ["n"] and {"n": 3, "done": 2, "failed": 2, "running": 0} in data["cells"]
+    assert data["by"] == ["n"]
+    assert {"n": 3, "done": 2, "failed": 2, "running": 0} in data["cells"]
 
 
 def test_coverage_refuses_a_column_that_is_not_a_parameter(
@@ -81,9 +85,7 @@ def test_coverage_refuses_a_column_that_is_not_a_parameter(
     assert "not a parameter" in result.output
 
 
-def test_failures_lists_filters_and_shows_the_traceback(
-    invoke: Invoke, failed: StoreFiles
-) -> None:
+def test_failures_lists_filters_and_shows_the_traceback(invoke: Invoke, failed: StoreFiles) -> None:
     out = invoke("failures").output
     assert out.count("three is not allowed") == 2
     assert invoke("failures", "--where", "x>1").output.count("three is not allowed") == 1
@@ -96,15 +98,14 @@ def test_failures_lists_filters_and_shows_the_traceback(
     assert "traceback:" in shown
     assert 'raise ValueError("three is not allowed")' in shown
     assert "ValueError: three is not allowed" in shown
-    assert "history:" in shown and "failed" in shown
+    assert "history:" in shown
+    assert "failed" in shown
     record = json.loads(invoke("failures", "show", run_id, "--format", "json").output)
     assert record["history"][0]["outcome"] == "failed"
     assert "no current failure" in invoke("failures", "show", "zzz", code=1).output
 
 
-def test_retry_reruns_the_failed_runs_and_clears_them(
-    invoke: Invoke, failed: StoreFiles
-) -> None:
+def test_retry_reruns_the_failed_runs_and_clears_them(invoke: Invoke, failed: StoreFiles) -> None:
     one = json.loads(invoke("failures", "--where", "x<1", "--format", "json").output)[0]
     out = invoke("retry", RUNNER, MODEL, one["run_id"], "--no-progress").output
     assert "retried 1 run(s): 1 stored" in out

@@ -65,7 +65,7 @@ def _table_text(table: TableStatus, now: dt.datetime, out: IO[str]) -> None:
         out.write("runs in progress:\n")
         rows = [
             [
-                p.owner,
+                f"  {p.owner}",
                 p.runs,
                 _duration(p.age_seconds),
                 (p.sweep_id or "-")[:8],
