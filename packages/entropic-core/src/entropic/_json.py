@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from enum import Enum
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Column
 from sqlalchemy import Enum as SAEnum
@@ -13,8 +13,20 @@ from sqlalchemy import Enum as SAEnum
 __all__ = ["from_json", "to_json"]
 
 
+#: Types that are JSON already: no conversion, no recursion.
+_PLAIN: Final = frozenset({str, int, float, bool, type(None)})
+
+
 def to_json(value: Any) -> Any:
     """``value`` as plain JSON data: enums by value, dates as ISO text, tuples as lists."""
+    cls = type(value)
+    if cls in _PLAIN:
+        return value
+    if cls is dict:  # the common case, flat: one pass, no call per value
+        return {
+            (k if type(k) is str else str(k)): (v if type(v) in _PLAIN else to_json(v))
+            for k, v in value.items()
+        }
     if isinstance(value, Enum):
         return to_json(value.value)
     if isinstance(value, dt.datetime | dt.date | dt.time):
