@@ -17,6 +17,7 @@ from entropic._merge import MergeReport
 from entropic._progress import SweepProgress
 from entropic.errors import (
     CommitError,
+    DatabaseUnavailableError,
     EntropicError,
     FailedBeforeError,
     FailedRun,
@@ -43,6 +44,7 @@ __all__ = [
     "Base",
     "CodeChangedWarning",
     "CommitError",
+    "DatabaseUnavailableError",
     "EntropicError",
     "FailedBeforeError",
     "FailedRun",

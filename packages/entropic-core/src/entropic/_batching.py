@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
-from entropic.errors import CommitError
+from entropic._db import is_outage, outage_began, outage_ended
+from entropic.errors import CommitError, DatabaseUnavailableError
 
 __all__ = ["BatchWriter"]
 
@@ -31,13 +30,6 @@ FIRST_BACKOFF: Final = 0.1
 MOST_BACKOFF: Final = 30.0
 #: How long the final commit keeps trying through an outage before giving up.
 FINAL_PATIENCE: Final = 60.0
-
-
-def _is_outage(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database could not be reached or is busy, not that a row is bad."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OperationalError | InterfaceError | TimeoutError | ConnectionError)
 
 
 class BatchWriter:
@@ -110,16 +102,10 @@ class BatchWriter:
         try:
             self._commit(rows, released)
         except Exception as exc:
-            if _is_outage(exc):
+            if is_outage(exc) or isinstance(exc, DatabaseUnavailableError):
                 self._put_back(rows, released)
-                if self._outage_since is None:
-                    self._outage_since = time.monotonic()
-                    logger.warning(
-                        "the database cannot be reached (%s); %d finished runs wait on disk and "
-                        "are committed when it answers again",
-                        type(exc).__name__,
-                        len(rows),
-                    )
+                outage_began(exc)
+                self._outage_since = self._outage_since or time.monotonic()
                 self._backoff = min(max(self._backoff * 2, FIRST_BACKOFF), MOST_BACKOFF)
                 return False
             if not rows:
@@ -139,10 +125,7 @@ class BatchWriter:
                     return False
             return self._store([], pending_release) if pending_release else True
         if self._outage_since is not None:
-            logger.warning(
-                "the database answers again after %.1f s; the waiting runs are committed",
-                time.monotonic() - self._outage_since,
-            )
+            outage_ended()
             self._outage_since = None
         self._backoff = 0.0
         return True
@@ -169,10 +152,11 @@ class BatchWriter:
                 logger.warning("committing %d finished runs failed; will retry", len(rows))
                 self._put_back(rows, released)
 
-    def close(self) -> None:
+    def close(self, patience: float = FINAL_PATIENCE) -> None:
         """Stop the thread and commit whatever is left, in the calling thread.
 
-        Through an outage the final commit keeps trying for :data:`FINAL_PATIENCE` seconds.
+        Through an outage the final commit keeps trying for ``patience`` seconds (less when
+        the sweep is already giving up because the database is gone).
 
         Raises:
             CommitError: The final commit failed; the runs it held are on disk, and the next
@@ -182,7 +166,7 @@ class BatchWriter:
             self._closing = True
             self._cond.notify()
         self._thread.join()
-        give_up = time.monotonic() + FINAL_PATIENCE
+        give_up = time.monotonic() + patience
         while True:
             rows, released = self._take()
             if not rows and not released:
@@ -200,7 +184,7 @@ class BatchWriter:
             if time.monotonic() + self._backoff > give_up:
                 unstored = len(self._rows)
                 raise CommitError(
-                    f"the database could not be reached for {FINAL_PATIENCE:.0f} s: {unstored} "
+                    f"the database could not be reached for a while: {unstored} "
                     "finished runs are on disk with their manifests but not in the database; "
                     "the next sweep, or store.ingest(), indexes them",
                     unstored,

@@ -23,7 +23,14 @@ from typing import Any, Final, TypeVar
 from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from entropic._db import chunks, transact, write_connection
+from entropic._db import (
+    chunks,
+    is_outage,
+    outage_began,
+    patiently,
+    transact,
+    write_connection,
+)
 from entropic._internal import claims_table
 
 __all__ = ["ClaimBook", "new_owner"]
@@ -161,10 +168,14 @@ class ClaimBook:
     def _take_over(self, ids: Sequence[str], owner: str) -> set[str]:
         """Take the claims among ``ids`` that expired or whose owner process is gone."""
         c = claims_table.c
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(c.run_id, c.owner, c.expires_at).where(self._where(ids))
-            ).all()
+
+        def look() -> list[Any]:
+            with self.engine.connect() as conn:
+                return list(
+                    conn.execute(select(c.run_id, c.owner, c.expires_at).where(self._where(ids)))
+                )
+
+        rows = patiently(look)
         now = _now()
         stale = [
             (r.run_id, r.owner) for r in rows if r.expires_at <= now or _owner_is_dead(r.owner)
@@ -188,7 +199,9 @@ class ClaimBook:
                     won.add(run_id)
         return won
 
-    def release(self, ids: Iterable[str], owner: str, conn: Any = None) -> None:
+    def release(
+        self, ids: Iterable[str], owner: str, conn: Any = None, *, patient: bool = True
+    ) -> None:
         """Drop ``owner``'s claims on ``ids`` (in ``conn``'s transaction when given)."""
         id_list = sorted(ids)
         if not id_list:
@@ -201,26 +214,19 @@ class ClaimBook:
                 )
 
         if conn is None:
-            transact(self.engine, drop)
+            transact(self.engine, drop, patient=patient)
         else:
             drop(conn)
 
     def holders(self, ids: Sequence[str]) -> set[str]:
         """The ids among ``ids`` that someone holds a live claim on."""
-        c = claims_table.c
-        live: set[str] = set()
-        now = _now()
-        with self.engine.connect() as conn:
-            for chunk in chunks(ids):
-                for run_id, owner, expires in conn.execute(
-                    select(c.run_id, c.owner, c.expires_at).where(self._where(chunk))
-                ):
-                    if expires > now and not _owner_is_dead(owner):
-                        live.add(run_id)
-        return live
+        return set(self.owners(ids))
 
     def owners(self, ids: Sequence[str]) -> dict[str, tuple[str, dt.datetime]]:
         """The live claims among ``ids``: each id's owner and the claim's expiry."""
+        return patiently(lambda: self._owners(ids))
+
+    def _owners(self, ids: Sequence[str]) -> dict[str, tuple[str, dt.datetime]]:
         c = claims_table.c
         live: dict[str, tuple[str, dt.datetime]] = {}
         now = _now()
@@ -243,6 +249,9 @@ class ClaimBook:
 
     def held_by(self, ids: Sequence[str], owner: str) -> set[str]:
         """The ids among ``ids`` that ``owner`` still holds (a frozen process may lose some)."""
+        return patiently(lambda: self._held_by(ids, owner))
+
+    def _held_by(self, ids: Sequence[str], owner: str) -> set[str]:
         c = claims_table.c
         held: set[str] = set()
         with self.engine.connect() as conn:
@@ -335,5 +344,8 @@ class ClaimBook:
                         .values(expires_at=self._expiry())
                     )
                 self._renewed = renewing
-            except Exception:  # the next round tries again; a lapsed lease is only a delay
-                logger.warning("could not renew entropic claims", exc_info=True)
+            except Exception as exc:  # the next round tries again; a lapsed lease is a delay
+                if is_outage(exc):
+                    outage_began(exc)
+                else:
+                    logger.warning("could not renew entropic claims", exc_info=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,15 +20,27 @@ from sqlalchemy import (
     insert,
 )
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlalchemy.pool import StaticPool
+
+from entropic.errors import DatabaseUnavailableError
 
 __all__ = [
     "CHUNK",
     "SQLITE_BUSY_TIMEOUT_MS",
     "chunks",
     "create_tables",
+    "is_outage",
+    "outage_began",
+    "outage_ended",
     "is_transient",
+    "patiently",
     "transact",
     "make_engine",
     "upsert",
@@ -164,23 +177,103 @@ def is_transient(exc: BaseException) -> bool:
     return bool(args) and args[0] in _RETRY_MYSQL
 
 
-def transact(engine: Engine, work: Callable[[Connection], T]) -> T:
+#: How long one operation waits through a database outage before it gives up.
+OUTAGE_PATIENCE: Final = 60.0
+#: The longest pause between two tries during an outage.
+OUTAGE_MOST_PAUSE: Final = 10.0
+
+_outage_lock = threading.Lock()
+_outage_since: list[float] = []  # when the current outage began, for one warning each way
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached or is busy, not that a row is bad."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError | InterfaceError | TimeoutError | ConnectionError):
+        return True
+    # psycopg raised by a raw connection the Reader holds (not wrapped by SQLAlchemy)
+    return type(exc).__name__ in ("OperationalError", "InterfaceError", "AdminShutdown")
+
+
+def outage_began(exc: BaseException) -> None:
+    """Say once per outage, for the whole process, that the database cannot be reached."""
+    with _outage_lock:
+        if _outage_since:
+            return
+        _outage_since.append(time.monotonic())
+    logger.warning(
+        "the database cannot be reached (%s: %s); finished runs wait on disk, and entropic "
+        "waits for it (up to %.0f s a step) with growing pauses",
+        type(exc).__name__,
+        str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+        OUTAGE_PATIENCE,
+    )
+
+
+def outage_ended() -> None:
+    """Say once that the database answers again, when an outage was announced."""
+    if not _outage_since:
+        return
+    with _outage_lock:
+        if not _outage_since:
+            return
+        began = _outage_since.pop()
+    logger.warning("the database answers again after %.1f s", time.monotonic() - began)
+
+
+def patiently(work: Callable[[], T], patience: float = OUTAGE_PATIENCE) -> T:
+    """Run ``work``, trying again with a growing pause while the database cannot be reached.
+
+    One warning when an outage begins and one when it ends, for the whole process.
+
+    Raises:
+        DatabaseUnavailableError: The database did not answer within ``patience`` seconds.
+    """
+    pause = 0.1
+    give_up = time.monotonic() + patience
+    while True:
+        try:
+            result = work()
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            outage_began(exc)
+            if time.monotonic() + pause > give_up:
+                raise DatabaseUnavailableError(
+                    f"the database did not answer for {patience:.0f} s "
+                    f"({type(exc).__name__}: {str(exc).strip()[:200]})"
+                ) from exc
+            time.sleep(pause)
+            pause = min(pause * 2, OUTAGE_MOST_PAUSE)
+            continue
+        outage_ended()
+        return result
+
+
+def transact(engine: Engine, work: Callable[[Connection], T], *, patient: bool = True) -> T:
     """Run ``work`` in a write transaction, again when the server aborts it for a deadlock.
 
     Writers take their locks in one global order (ids sorted), so deadlocks should not happen;
     a server may still abort a transaction to resolve lock contention, and then it is retried
-    after a short random pause, up to :data:`RETRIES` times.
+    after a short random pause, up to :data:`RETRIES` times. With ``patient``, an outage is
+    waited through (see :func:`patiently`); without, its error is raised at once (the batch
+    writer keeps its rows and retries on its own).
     """
-    for attempt in range(RETRIES):
-        try:
-            with write_connection(engine) as conn:
-                return work(conn)
-        except DBAPIError as exc:
-            if attempt == RETRIES - 1 or not is_transient(exc):
-                raise
-            logger.debug("retrying a transaction the server aborted: %s", exc.orig)
-            time.sleep(random.uniform(0.0, 0.02 * 2**attempt))
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def attempt_all() -> T:
+        for attempt in range(RETRIES):
+            try:
+                with write_connection(engine) as conn:
+                    return work(conn)
+            except DBAPIError as exc:
+                if attempt == RETRIES - 1 or not is_transient(exc):
+                    raise
+                logger.debug("retrying a transaction the server aborted: %s", exc.orig)
+                time.sleep(random.uniform(0.0, 0.02 * 2**attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return patiently(attempt_all) if patient else attempt_all()
 
 
 def create_tables(engine: Engine, tables: Sequence[Table]) -> None:

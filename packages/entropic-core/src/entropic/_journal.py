@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, and_, delete, exists, insert, select,
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from entropic._attempts import Attempt, params_json
-from entropic._db import chunks, is_transient, upsert, write_connection
+from entropic._db import chunks, is_outage, is_transient, upsert, write_connection
 from entropic._internal import (
     attempts_table,
     claims_table,
@@ -354,7 +354,10 @@ class SweepLog:
                     )
                 )
         except DBAPIError as exc:  # the sweep's own outcome matters more than its record
-            logger.warning("could not record the end of sweep %s: %s", self.sweep_id, exc)
+            if is_outage(exc):  # said once already, for the whole outage
+                logger.info("could not record the end of sweep %s: %s", self.sweep_id, exc)
+            else:
+                logger.warning("could not record the end of sweep %s: %s", self.sweep_id, exc)
 
 
 @dataclass(frozen=True, slots=True)

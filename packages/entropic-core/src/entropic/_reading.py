@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, bindparam, select
 
-from entropic._db import chunks
+from entropic._db import chunks, patiently
 from entropic.schema import CustomData, UTCDateTime
 
 __all__ = ["Reader", "sqlite_custom_data"]
@@ -132,6 +132,8 @@ class Reader:
                 broke = self._driver == "psycopg" and bool(
                     getattr(conn, "broken", False) or getattr(conn, "closed", False)
                 )
+                if broke:
+                    self._forget_connection()
                 if attempt == 2 or not broke:
                     raise
                 self._forget_connection()  # the server went away: reconnect once
@@ -170,7 +172,14 @@ class Reader:
     # -------------------------------------------------------------- the interface
 
     def one(self, run_id: str) -> Sequence[Any] | None:
-        """The row with id ``run_id``, or ``None``."""
+        """The row with id ``run_id``, or ``None`` (waiting through an outage)."""
+        return patiently(lambda: self._one(run_id))
+
+    def many(self, ids: Sequence[str]) -> list[Sequence[Any]]:
+        """The rows whose id is in ``ids`` (any order; missing ids are left out)."""
+        return patiently(lambda: self._many(ids))
+
+    def _one(self, run_id: str) -> Sequence[Any] | None:
         if self._driver is not None:
             found = self._query(self._sql_one, (run_id,), many=False)
             return found[0] if found else None
@@ -178,8 +187,7 @@ class Reader:
             row = conn.execute(self._by_id, {"id": run_id}).first()
         return None if row is None else tuple(row)
 
-    def many(self, ids: Sequence[str]) -> list[Sequence[Any]]:
-        """The rows whose id is in ``ids`` (any order; missing ids are left out)."""
+    def _many(self, ids: Sequence[str]) -> list[Sequence[Any]]:
         rows: list[Sequence[Any]] = []
         if self._driver == "sqlite":
             for chunk in chunks(ids):

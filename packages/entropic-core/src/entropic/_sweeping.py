@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 import time
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -16,10 +17,10 @@ from itertools import islice
 from typing import Any, Final, Generic, TypeVar
 
 from entropic import executors as _executors
-from entropic._batching import BatchWriter
+from entropic._batching import FINAL_PATIENCE, BatchWriter
 from entropic._claims import ClaimBook, new_owner
 from entropic._collision import check_hit, check_same
-from entropic._db import CHUNK
+from entropic._db import CHUNK, is_outage
 from entropic._indexing import Indexer
 from entropic._journal import Journal, SweepLog
 from entropic._params import ParameterSchema, Request
@@ -28,7 +29,13 @@ from entropic._records import Records, run_row
 from entropic._retrying import SweepFailures
 from entropic._tasks import Planner
 from entropic._writing import Writer
-from entropic.errors import FailedRun, ParameterError, SweepTerminated, TimeLimitError
+from entropic.errors import (
+    DatabaseUnavailableError,
+    FailedRun,
+    ParameterError,
+    SweepTerminated,
+    TimeLimitError,
+)
 from entropic.running import Runner, RunOutcome, RunTask
 
 __all__ = ["Sweep"]
@@ -240,7 +247,12 @@ class Sweep(Generic[T]):
                 state = "interrupted"
                 raise
             finally:
-                self.claims.release(list(pending), owner)
+                try:
+                    self.claims.release(list(pending), owner, patient=False)
+                except Exception as exc:  # the database is gone: the claims expire on their own
+                    if not is_outage(exc):
+                        raise
+                    logger.warning("could not release %d claims: %s", len(pending), exc)
                 if self.log is not None:
                     self.log.end(state)
 
@@ -356,7 +368,7 @@ class Sweep(Generic[T]):
             ids = [row["id"] for row in rows]
             journal = None if log is None else log.prepare(ids, released)
             also = None if journal is None else journal.write
-            self.writer.persist(rows, owner, [*ids, *released], also)
+            self.writer.persist(rows, owner, [*ids, *released], also, patient=False)
             if log is not None and journal is not None:
                 log.written(journal)
                 if log.unlisted():
@@ -397,7 +409,8 @@ class Sweep(Generic[T]):
             for task in self.failed.drain():  # out of time (or stopped) before their retry
                 writer.add(release=task.id)
                 reporter.advance(1, 1)
-            writer.close()
+            gone = isinstance(sys.exc_info()[1], DatabaseUnavailableError)
+            writer.close(patience=1.0 if gone else FINAL_PATIENCE)
         return len(self.pending) < before
 
     def _settle(

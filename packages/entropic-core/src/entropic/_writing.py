@@ -54,12 +54,16 @@ class Writer:
         owner: str | None = None,
         release: Iterable[str] = (),
         also: Callable[[Connection], None] | None = None,
+        *,
+        patient: bool = True,
     ) -> None:
         """Store ``rows`` and drop ``owner``'s claims on ``release`` in one transaction.
 
         A transaction the server aborts to resolve a deadlock is tried again. ``also``, when
         given, is called with the connection inside the same transaction (a sweep's journal
-        records its progress and failures there); it may be called again on a retry.
+        records its progress and failures there); it may be called again on a retry. With
+        ``patient``, an outage is waited through; the batch writer, which keeps its rows and
+        retries on its own, passes ``False``.
         """
         released = list(release)
 
@@ -71,7 +75,7 @@ class Writer:
             if also is not None:
                 also(conn)
 
-        transact(self.engine, write)
+        transact(self.engine, write, patient=patient)
 
     def inside(self, path: str | Path) -> bool:
         """Whether ``path`` lies inside the results directory."""

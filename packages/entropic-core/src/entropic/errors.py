@@ -187,3 +187,11 @@ class CommitError(EntropicError):
     def __init__(self, message: str, unstored: int) -> None:
         super().__init__(message)
         self.unstored = unstored
+
+
+class DatabaseUnavailableError(EntropicError, ConnectionError):
+    """The database did not answer for longer than entropic waits through an outage.
+
+    Finished runs are on disk with their manifests; the next sweep, or ``ingest()``, indexes
+    them once the database answers again.
+    """

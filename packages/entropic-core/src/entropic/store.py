@@ -1,71 +1,35 @@
 """The Store: the run cache's one public facade.
 
-The Store wires its collaborators together and hands each stage of a run to one of them; it holds
-no SQL of its own. Each collaborator receives what it needs (engine, table, parameter schema),
-never the Store:
-
-- :mod:`entropic._params`: the parameter schema, which turns params into a request;
-- :mod:`entropic._tablestate`: whether the table still matches the model (drift);
-- :mod:`entropic._internal`: every ``entropic_`` table and meta key;
-- :mod:`entropic._records` and :mod:`entropic._reading`: reading rows and building records;
-- :mod:`entropic._collision`: the collision guard on every hit;
-- :mod:`entropic._claims`: claims and the single-flight wait;
-- :mod:`entropic._single` and :mod:`entropic._sweeping`: one run, and one sweep;
-- :mod:`entropic._writing` and :mod:`entropic._indexing`: writing, deleting, registering, ingesting;
-- :mod:`entropic._queries`, :mod:`entropic._rekey`, :mod:`entropic._merge`;
-- :mod:`entropic.scratch` and :mod:`entropic.manifests`: the formats on disk;
-- :mod:`entropic.maintenance`: ``verify`` and ``gc``.
+The Store checks its arguments, has :mod:`entropic._assembly` build its collaborators (each
+receives what it needs: engine, table, parameter schema; none receives the Store), and hands
+every stage of a run to one of them. It holds no SQL of its own.
 """
 
 from __future__ import annotations
 
 import builtins
 import logging
-import os
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Table
 from sqlalchemy.engine import URL
-from sqlalchemy.orm import sessionmaker
 
-from entropic import _kinds, _upkeep
+from entropic import _upkeep
 from entropic import executors as _executors
-from entropic.__about__ import __version__
-from entropic._claims import ClaimBook
+from entropic._assembly import assemble, check_arguments, check_suffix
 from entropic._collision import check_hit
 from entropic._db import make_engine
-from entropic._freshness import CurrentRecords, Freshness, ProvenanceRecorder
-from entropic._indexing import Indexer
-from entropic._internal import (
-    CREATED_BY,
-    FILE_SUFFIX,
-    HASH_SCHEME_KEY,
-    RESULTS_DIR,
-    create_internal_tables,
-    ensure_meta,
-    record_meta,
-)
-from entropic._journal import Journal
+from entropic._internal import RESULTS_DIR, record_meta
 from entropic._merge import MergeReport, merge
-from entropic._params import ParameterSchema
-from entropic._progress import ProgressCallback, ProgressReporter
-from entropic._provenance import ProvenanceSource
-from entropic._queries import Queries
-from entropic._records import Records
+from entropic._operating import chosen_failures, forget, retry_params
+from entropic._progress import ProgressCallback
 from entropic._rekey import add_parameter
-from entropic._signals import stopping_signals
-from entropic._single import SingleRuns, need_runner
-from entropic._sweeping import Sweep
-from entropic._tablestate import TableState
-from entropic._tasks import Planner
-from entropic._writing import Writer
-from entropic.errors import ParameterError, SchemaError, SweepTerminated
-from entropic.hashing import HASH_SCHEME
+from entropic._sweep_run import run_sweep
+from entropic.errors import ParameterError
 from entropic.manifests import manifest_path
-from entropic.provenance import POLICIES, REUSE
+from entropic.provenance import REUSE
 from entropic.running import Runner
 from entropic.schema import Base
 
@@ -85,29 +49,6 @@ __all__ = ["Store"]
 logger = logging.getLogger(__name__)
 
 ModelT = TypeVar("ModelT", bound=Base)
-
-
-def _refers(table: Table, other: Table) -> bool:
-    """Whether ``table`` has a foreign key to ``other``."""
-    return any(fk.column.table is other for fk in table.foreign_keys)
-
-
-def _check_suffix(results_dir: Path, file_suffix: Any) -> None:
-    if not isinstance(file_suffix, str) or any(
-        sep and sep in file_suffix for sep in ("/", os.sep, os.altsep, "\0")
-    ):
-        raise ValueError(f"file_suffix must be a file name ending, not {file_suffix!r}")
-    try:
-        limit = os.pathconf(results_dir, "PC_NAME_MAX")
-    except (OSError, ValueError):
-        limit = 255
-    # the longest name a run can have: a 128-character explicit id, and its manifest
-    longest = max(128 + len(file_suffix.encode()), len(".") + 128 + len(".entropic.json"))
-    if longest > limit:
-        raise ValueError(
-            f"file_suffix {file_suffix[:40]!r}... is {len(file_suffix)} characters: result file "
-            f"names would exceed this file system's limit of {limit} bytes"
-        )
 
 
 class Store(Generic[ModelT]):
@@ -163,85 +104,31 @@ class Store(Generic[ModelT]):
         runner_version: str | None = None,
         on_code_change: str = REUSE,
     ) -> None:
-        if runner is not None and not callable(runner):
-            raise TypeError(f"runner must be callable, not {type(runner).__name__}")
-        if not (isinstance(result_cls, type) and issubclass(result_cls, Base)):
-            raise TypeError("result_cls must be a mapped subclass of entropic.Base")
-        if not hasattr(result_cls, "__table__"):
-            raise TypeError(f"{result_cls.__name__} is not mapped: give it a __tablename__")
-        if claim_lease <= 0:
-            raise ValueError(f"claim_lease must be positive, not {claim_lease!r}")
-        if on_code_change not in POLICIES:
-            raise ValueError(
-                f"on_code_change must be one of {', '.join(POLICIES)}, not {on_code_change!r}"
-            )
-        if runner_version is not None and not (
-            isinstance(runner_version, str) and 0 < len(runner_version) <= 128
-        ):
-            raise ValueError(
-                f"runner_version must be a string of 1 to 128 characters, not {runner_version!r}"
-            )
+        table = check_arguments(runner, result_cls, claim_lease, on_code_change, runner_version)
         self._runner: Runner | None = runner
         self.result_cls: type[ModelT] = result_cls
         self.results_dir: Path = Path(results_dir).expanduser().resolve()
         if runner is not None:  # a Store that only inspects creates nothing
             self.results_dir.mkdir(parents=True, exist_ok=True)
-        _check_suffix(self.results_dir, file_suffix)
+        check_suffix(self.results_dir, file_suffix)
         self.file_suffix: str = file_suffix
         self.engine: Engine = make_engine(db_url, engine_options)
-        table = result_cls.__table__
-        assert isinstance(table, Table)
         self._table: Table = table
-        engine = self.engine
-        # Only this model's table and the tables it refers to: entropic.Base's metadata holds
-        # every model of the process, and other models' tables do not belong in this database.
-        needed = [t for t in result_cls.metadata.sorted_tables if t is table or _refers(table, t)]
-        create_internal_tables(engine, needed)
-        self._schema = ParameterSchema(result_cls.__name__, table, engine.dialect.name)
-        self._state = TableState(engine, table, self._schema)
-        self._state.check()
-        facts = ensure_meta(
-            engine,
-            table.name,
-            {HASH_SCHEME_KEY: HASH_SCHEME, CREATED_BY: f"entropic-core {__version__}"},
+        parts = assemble(
+            self.engine,
+            table,
+            result_cls,
+            runner,
+            self.results_dir,
+            file_suffix,
+            claim_lease=claim_lease,
+            runner_version=runner_version,
+            on_code_change=on_code_change,
         )
-        if facts.get(HASH_SCHEME_KEY) != HASH_SCHEME:
-            raise SchemaError(
-                f"table {table.name!r} was keyed with hash scheme {facts.get(HASH_SCHEME_KEY)!r}, "
-                f"but this entropic uses {HASH_SCHEME!r}; its ids would not match"
-            )
-        if runner is not None:  # where runs go; an inspecting Store does not move the record
-            record_meta(
-                engine, table.name, {RESULTS_DIR: str(self.results_dir), FILE_SUFFIX: file_suffix}
-            )
-        # what reflecting the table cannot tell (enum members, JSON on MariaDB), for tools
-        # that open this store without the model's code
-        _kinds.record_kinds(
-            engine, table.name, _kinds.declared_columns(result_cls, self._schema.columns)
-        )
-        self._records: Records[ModelT] = Records(engine, table, result_cls)
-        self._claims = ClaimBook(engine, table.name, claim_lease)
-        self._journal = Journal(engine, table.name)
-        self._writer = Writer(engine, table, self._claims, self.results_dir)
-        self._writer.companion = ProvenanceRecorder(table.name)
-        self._provenance = ProvenanceSource(runner, runner_version)
-        self._planner = Planner(
-            self._schema, self.results_dir, file_suffix, self._provenance.static
-        )
-        self._indexer = Indexer(engine, table, self._schema, self._writer, self.results_dir)
-        self._freshness: Freshness | None = None
-        current: Records[ModelT] = self._records
-        if on_code_change != REUSE:
-            self._freshness = Freshness(
-                engine, table.name, on_code_change, lambda: self._provenance.code
-            )
-            self._indexer.current = self._freshness.current
-            current = self._freshness.view(self._records)
-        self._single: SingleRuns[ModelT] = SingleRuns(
-            runner, self._planner, current, self._claims, self._writer, self._indexer
-        )
-        self._queries: Queries[ModelT] = Queries(engine, table, self._schema, self._records.make)
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._parts = parts
+        self._schema, self._state, self._records = parts.schema, parts.state, parts.records
+        self._writer, self._planner, self._indexer = parts.writer, parts.planner, parts.indexer
+        self._single, self._queries, self._freshness = parts.single, parts.queries, parts.freshness
 
     # ------------------------------------------------------------------ basics
 
@@ -256,7 +143,7 @@ class Store(Generic[ModelT]):
             raise TypeError(f"runner must be callable, not {type(runner).__name__}")
         self._runner = runner
         self._single.runner = runner
-        self._provenance.runner = runner
+        self._parts.provenance.runner = runner
 
     def __repr__(self) -> str:
         url = self.engine.url.render_as_string(hide_password=True)
@@ -462,7 +349,7 @@ class Store(Generic[ModelT]):
                 f"cannot patch {', '.join(map(repr, frozen))}: parameters and the id are the "
                 "record's key; run the new parameter set instead"
             )
-        with self._sessions.begin() as session:
+        with self._parts.sessions.begin() as session:
             record = session.get(self.result_cls, request.key)
             if record is None:
                 raise KeyError(f"no record with id {request.key!r}")
@@ -551,55 +438,22 @@ class Store(Generic[ModelT]):
             ValueError: ``time_limit``, ``retries`` or ``retry_backoff`` is out of range.
         """
         self._state.ready_to_write()
-        if time_limit is not None and not time_limit > 0:
-            raise ValueError(f"time_limit must be a positive number of seconds, not {time_limit!r}")
-        if not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"retries must be a whole number >= 0, not {retries!r}")
-        if not retry_backoff >= 0:
-            raise ValueError(f"retry_backoff must be >= 0 seconds, not {retry_backoff!r}")
-        records: Records[ModelT] = self._records
-        if self._freshness is not None:
-            records = self._freshness.view(self._records)
-        sweep: Sweep[ModelT] = Sweep(
+        results: builtins.list[Any] = run_sweep(
+            self._parts,
             self.result_cls,
-            self._schema,
-            records,
-            self._claims,
-            self._writer,
-            self._planner,
-            self._indexer,
             self.runner,
-            time_limit,
-            self._journal,
+            params,
+            client,
+            executor,
+            progress=progress,
+            callback=callback,
+            time_limit=time_limit,
+            fallback=fallback,
             retries=retries,
             retry_backoff=retry_backoff,
             skip_failed=skip_failed,
         )
-        sweep.lookup(params)
-        total, to_run = sweep.total, len(sweep.pending)
-        if isinstance(records, CurrentRecords):
-            records.report(total)
-        logger.debug(
-            "sweep of %d parameter sets: %d hits, %d to run", total, total - to_run, to_run
-        )
-        if to_run:
-            need_runner(self.runner)
-        reporter = ProgressReporter(total, total - to_run, show=progress, callback=callback)
-        try:
-            with stopping_signals():
-                if to_run:
-                    sweep.execute(reporter, client, executor, fallback=fallback)
-        except SweepTerminated:
-            reporter.close()
-            kept = sum(r is not None for r in sweep.results)
-            sys.stderr.write(
-                f"entropic: terminated (SIGTERM): {kept} of {total} runs are stored; "
-                "the same sweep resumes from there\n"
-            )
-            raise SystemExit(143) from None
-        finally:
-            reporter.close()
-        return sweep.finish(to_run)  # type: ignore[return-value]
+        return results
 
     # ------------------------------------------------------------------ operating
 
@@ -641,16 +495,8 @@ class Store(Generic[ModelT]):
         Raises:
             ParameterError: A condition names a column the model lacks.
         """
-        from entropic.failures import list_failures
-        from entropic.inspection import Condition
-
-        conditions = [*where, *(Condition(k, "=", v) for k, v in equals.items())]
-        unknown = sorted({c.column for c in conditions} - set(self._schema.columns))
-        if unknown:
-            raise ParameterError(f"{self.result_cls.__name__} has no parameter {unknown[0]!r}")
-        chosen = None if ids is None else builtins.list(ids)
-        table = self._table.name
-        return list_failures(self.engine, table, conditions, exc_type=exc_type, ids=chosen)
+        columns = self._schema.columns
+        return chosen_failures(self.engine, self._table, columns, where, exc_type, ids, equals)
 
     def forget(
         self,
@@ -667,13 +513,7 @@ class Store(Generic[ModelT]):
         Returns:
             How many failures were cleared.
         """
-        from entropic.failures import forget_failures
-
-        conditions = builtins.list(where)
-        if ids is None and not conditions and exc_type is None:
-            return forget_failures(self.engine, self._table.name)
-        chosen = self.failures(conditions, exc_type=exc_type, ids=ids)
-        return forget_failures(self.engine, self._table.name, [f.run_id for f in chosen])
+        return forget(self.engine, self._table, self._schema.columns, ids, where, exc_type)
 
     def retry(
         self,
@@ -699,19 +539,8 @@ class Store(Generic[ModelT]):
         Raises:
             SweepError: Some runs failed again.
         """
-        from entropic.failures import rerun_params
-
-        params = []
-        for failure in self.failures(where, exc_type=exc_type, ids=ids):
-            values = rerun_params(failure, self._table)
-            if self.key(values) != failure.run_id:
-                logger.warning(
-                    "not retrying run %s: its recorded parameters no longer make that id",
-                    failure.run_id,
-                )
-                continue
-            params.append(values)
-        logger.info("retrying %d failed runs", len(params))
+        failures = self.failures(where, exc_type=exc_type, ids=ids)
+        params = retry_params(failures, self._table, self.key)
         return self.sweep(params, **sweep_options) if params else []
 
     # ------------------------------------------------------------------ evolving a store
