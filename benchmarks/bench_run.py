@@ -36,6 +36,7 @@ from bench_dask_cases import DaskCase, measure_dask
 from bench_machine import machine
 from bench_measuring import Row, Runner, log, ratio_target
 from bench_operating import measure_operating
+from bench_provenance import measure_provenance
 from bench_report import render, render_dask, write
 from bench_workloads import (
     cleanup,
@@ -77,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.dask_only:
             rows += measure_load(config, workdir)
             rows += measure_operating(config, workdir)
+            rows += measure_provenance(config, workdir)
     finally:
         cleanup(run, config)
         if args.keep:
