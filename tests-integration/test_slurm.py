@@ -118,7 +118,7 @@ def test_slurmcluster_sweep_on_postgresql(
         worker_extra_args=["--lifetime", "3s", "--lifetime-stagger", "1s", "--lifetime-restart"],
     )
     try:
-        cluster.scale(jobs=2)
+        cluster.adapt(minimum_jobs=2, maximum_jobs=2)  # replaces a job that ends
         with distributed.Client(cluster, set_as_default=False) as client:
             client.wait_for_workers(2, timeout=120)
             model = mw.point_model(pg_table)

@@ -615,12 +615,18 @@ def _cluster_report(client: Any) -> str:
     except Exception:
         text = type(cluster).__name__
     jobs = getattr(cluster, "workers", None)
+    planned = getattr(cluster, "worker_spec", None)
     if isinstance(jobs, dict) and jobs:
         ids = [str(getattr(job, "job_id", None) or name) for name, job in jobs.items()]
         shown = ", ".join(ids[:10]) + (", ..." if len(ids) > 10 else "")
         text += f" has started {len(ids)} workers or jobs that have not connected ({shown})"
         if any(getattr(job, "job_id", None) for job in jobs.values()):
             text += "; are the batch jobs still queued, or failing as they start?"
+    elif isinstance(planned, dict) and planned:
+        text += (
+            f" asks for {len(planned)} workers but runs none: did their jobs end? "
+            "(cluster.adapt(minimum_jobs=...) replaces jobs that end)"
+        )
     else:
         text += " has started no workers: scale it (cluster.scale(...) or cluster.adapt(...))"
     return text
