@@ -6,6 +6,8 @@ Operations:
     sweep       sweep points START..STOP (``--order`` shuffles them with a seed); the runner
                 appends each run's id to ``--calls``, then writes its file in pieces, pausing
                 a random few milliseconds (``--pause``) between them. Prints the ids it got.
+                With ``--hold-at N --gate FILE`` the N-th runner call (from 0) creates
+                ``FILE.held`` and waits for FILE before going on.
     delete      delete the runs whose ids are listed in ``--ids`` one by one, with their
                 files, appending each id to ``--progress`` once it is gone.
     ingest      index the manifests of RESULTS_DIR; prints how many.
@@ -51,8 +53,17 @@ def _sweep(args: argparse.Namespace) -> int:
     low, high = (float(v) / 1000 for v in args.pause.split(","))
     tag = args.tag or str(os.getpid())
 
+    count = 0
+
     def runner(params: dict[str, Any]) -> None:
+        nonlocal count
         mw.record_call(calls, params["id"])
+        if count == args.hold_at:  # wait at a gate the test opens (after stopping a server)
+            Path(f"{args.gate}.held").touch()
+            deadline = time.monotonic() + 120
+            while not os.path.exists(args.gate) and time.monotonic() < deadline:
+                time.sleep(0.005)
+        count += 1
         text = _content(params, tag, args.pad)
         pieces = 3
         step = len(text) // pieces + 1
@@ -130,6 +141,19 @@ def _addparam(args: argparse.Namespace) -> int:
     return 0
 
 
+def _impatient(seconds: float) -> None:
+    """Wait through an outage for ``seconds`` instead of a minute (a private knob, for tests)."""
+    from entropic import _batching, _db, _sweeping
+
+    for module in (_batching, _sweeping, _db):
+        for name in ("FINAL_PATIENCE", "OUTAGE_PATIENCE"):
+            if hasattr(module, name):
+                setattr(module, name, seconds)
+    for function in (_batching.BatchWriter.close, getattr(_db, "patiently", None)):
+        if function is not None and function.__defaults__:
+            function.__defaults__ = (seconds,) * len(function.__defaults__)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("operation", choices=["sweep", "delete", "ingest", "addparam"])
@@ -145,6 +169,8 @@ def main() -> int:
     parser.add_argument("--tag")
     parser.add_argument("--lease", type=float, default=60.0)
     parser.add_argument("--go")
+    parser.add_argument("--hold-at", type=int, default=-1, help="the runner call to hold")
+    parser.add_argument("--gate", help="the file whose creation lets the held call go on")
     parser.add_argument("--ids")
     parser.add_argument("--progress")
     parser.add_argument("--chunk", type=int, default=100)
@@ -160,9 +186,7 @@ def main() -> int:
     else:  # warnings to stderr, where the tests count them
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     if args.patience is not None:
-        from entropic import _batching
-
-        _batching.FINAL_PATIENCE = args.patience
+        _impatient(args.patience)
     operation = {"sweep": _sweep, "delete": _delete, "ingest": _ingest, "addparam": _addparam}
     try:
         return operation[args.operation](args)
