@@ -19,8 +19,7 @@ from sqlalchemy import create_engine, delete, inspect, text
 from sqlalchemy.orm import Mapped
 
 from entropic import Base
-from entropic._internal import claims_table
-from entropic._internal import meta_table, params_table
+from entropic._internal import claims_table, meta_table, params_table
 
 POSTGRES_URL = os.environ.get(
     "ENTROPIC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -18,7 +18,7 @@ from _dask_helpers import Point, RecordingRunner, params, read_result  # noqa: E
 
 from entropic_dask import DaskExecutor, DaskFallbackWarning  # noqa: E402
 
-POINTS = 300
+POINTS = 600
 
 
 class SlowRunner(RecordingRunner):
@@ -42,8 +42,8 @@ def retiring_client() -> Iterator[distributed.Client]:
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",
-            lifetime="4s",
-            lifetime_stagger="1s",
+            lifetime="8s",
+            lifetime_stagger="2s",
             lifetime_restart=True,
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
