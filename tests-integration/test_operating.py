@@ -327,3 +327,25 @@ def test_status_and_failures_survive_a_bad_value_in_the_journal(
     assert len(failures) == 1
     assert len(failures[0].message) <= 4000
     store.close()
+
+
+def test_a_failed_run_or_retrieve_is_remembered_and_cleared_by_a_success(
+    db_url: str, table: str, tmp_path: Path
+) -> None:
+    runner = Flaky({3}, times=2)
+    store = _store(runner, db_url, table, tmp_path)
+    point = mw.points(3, 4)[0]
+    for attempt in (1, 2):
+        with pytest.raises(ValueError, match="point 3 diverged"):
+            store.run_or_retrieve(point)
+        (failure,) = store.failures()
+        assert failure.attempt == attempt
+        assert failure.exc_type == "ValueError"
+        assert failure.traceback is not None
+        assert failure.traceback.rstrip().endswith("ValueError: point 3 diverged")
+        assert failure.params["n"] == 3
+    record = store.run_or_retrieve(point)  # the third try succeeds
+    assert store.failures() == []
+    history = failure_history(store.engine, table, record.id)
+    assert [(a.attempt, a.outcome) for a in history] == [(1, "failed"), (2, "failed"), (3, "ok")]
+    store.close()

@@ -194,18 +194,19 @@ def assemble(
         freshness = Freshness(engine, table.name, on_code_change, code)
         indexer.current = freshness.current
         current = freshness.view(records)
+    journal = Journal(engine, table.name)
     return Parts(
         schema=schema,
         state=state,
         records=records,
         claims=claims,
-        journal=Journal(engine, table.name),
+        journal=journal,
         writer=writer,
         provenance=provenance,
         planner=planner,
         indexer=indexer,
         freshness=freshness,
-        single=SingleRuns(runner, planner, current, claims, writer, indexer),
+        single=SingleRuns(runner, planner, current, claims, writer, indexer, journal),
         queries=Queries(engine, table, schema, records.make),
         sessions=sessionmaker(engine, expire_on_commit=False),
     )

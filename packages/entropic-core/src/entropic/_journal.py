@@ -71,6 +71,69 @@ class Journal:
         with self.engine.connect() as conn:
             return {str(r): (int(a), str(t)) for r, a, t in conn.execute(query)}
 
+    def single_failure(
+        self,
+        run_id: str,
+        params: Mapping[str, Any],
+        explicit_id: bool,
+        error: BaseException,
+        outcome: RunOutcome,
+        key_names: Sequence[str] | None,
+    ) -> None:
+        """Record a failed ``run`` or ``run_or_retrieve``: its current failure and its history.
+
+        Bookkeeping never hides the runner's own error: a database problem here is logged.
+        """
+        c = failures_table.c
+        where = (c.table_name == self.table_name) & (c.run_id == run_id)
+        try:
+            with write_connection(self.engine) as conn:
+                before = conn.execute(select(c.attempt).where(where)).scalar()
+                note = Attempt.of(
+                    run_id,
+                    params,
+                    explicit_id,
+                    error,
+                    outcome,
+                    int(before or 0) + 1,
+                    final=True,
+                    key_names=key_names,
+                )
+                keys = {"table_name": self.table_name, "sweep_id": None}
+                row: dict[str, Any] = {**keys, "params": note.params}
+                row |= {"key_names": note.key_names, "explicit_id": note.explicit_id}
+                row |= note.facts()
+                upsert(conn, failures_table, [row])
+                conn.execute(
+                    insert(attempts_table), [{**keys, "outcome": "failed", **note.facts()}]
+                )
+        except DBAPIError as exc:
+            logger.warning("could not record the failure of run %s: %s", run_id, exc)
+
+    def single_success(self, conn: Connection, run_id: str) -> None:
+        """In the run's own transaction: a success clears its current failure, if it had one."""
+        c = failures_table.c
+        where = (c.table_name == self.table_name) & (c.run_id == run_id)
+        before = conn.execute(select(c.attempt).where(where)).scalar()
+        if before is None:
+            return
+        conn.execute(delete(failures_table).where(where))
+        conn.execute(
+            insert(attempts_table),
+            [
+                {
+                    "table_name": self.table_name,
+                    "run_id": run_id,
+                    "attempt": int(before) + 1,
+                    "outcome": "ok",
+                    "host": _HOST,
+                    "pid": os.getpid(),
+                    "sweep_id": None,
+                    "ended_at": _now(),
+                }
+            ],
+        )
+
     def begin(
         self,
         *,

@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 from entropic._claims import ClaimBook, new_owner
 from entropic._collision import check_hit
 from entropic._indexing import Indexer
+from entropic._journal import Journal
 from entropic._params import Request
 from entropic._records import Records, run_row
 from entropic._tasks import Planner
@@ -43,6 +44,7 @@ class SingleRuns(Generic[T]):
         claims: The claims that make a miss single-flight.
         writer: Persists the row and releases the claim.
         indexer: Finds a finished run on disk whose row was never committed.
+        journal: Records a failed run, and clears it when the run succeeds later.
     """
 
     def __init__(
@@ -53,9 +55,11 @@ class SingleRuns(Generic[T]):
         claims: ClaimBook,
         writer: Writer,
         indexer: Indexer,
+        journal: Journal | None = None,
     ) -> None:
         self.runner = runner
         self.indexer = indexer
+        self.journal = journal
         self.planner = planner
         self.records = records
         self.claims = claims
@@ -71,9 +75,20 @@ class SingleRuns(Generic[T]):
             release(task.results_dir)
         if outcome.error is not None:
             logger.info("run %s failed after %.3f s", task.id, outcome.elapsed_seconds)
+            if self.journal is not None:
+                self.journal.single_failure(
+                    task.id,
+                    task.params,
+                    task.explicit_id,
+                    outcome.error,
+                    outcome,
+                    task.key_names,
+                )
             raise outcome.error
         row = run_row(task, outcome)
-        self.writer.persist([row], owner, [task.id])
+        journal = self.journal
+        also = None if journal is None else (lambda conn: journal.single_success(conn, task.id))
+        self.writer.persist([row], owner, [task.id], also)
         logger.info("ran %s in %.3f s", task.id, outcome.elapsed_seconds)
         return self.records.from_row(row)
 
