@@ -186,10 +186,25 @@ _outage_lock = threading.Lock()
 _outage_since: list[float] = []  # when the current outage began, for one warning each way
 
 
+#: MySQL client errors of a connection that failed or was lost.
+_MYSQL_GONE: Final = frozenset({2002, 2003, 2006, 2013, 2055})
+
+
 def is_outage(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database cannot be reached or is busy, not that a row is bad."""
+    """Whether ``exc`` says the database cannot be reached or is busy, not that a row is bad.
+
+    A lock wait that timed out, or a statement the server cancelled, is not an outage: it is
+    raised as it is, at once.
+    """
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
+    orig = getattr(exc, "orig", exc)
+    state = getattr(orig, "sqlstate", None)
+    if isinstance(state, str):  # PostgreSQL: connection exceptions, or the server going down
+        return state.startswith("08") or state in ("57P01", "57P02", "57P03")
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and type(orig).__module__.startswith("pymysql"):
+        return args[0] in _MYSQL_GONE
     if isinstance(exc, OperationalError | InterfaceError | TimeoutError | ConnectionError):
         return True
     # psycopg raised by a raw connection the Reader holds (not wrapped by SQLAlchemy)
