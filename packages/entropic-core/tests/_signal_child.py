@@ -43,8 +43,16 @@ def main() -> None:
         finished.append(params["n"])
 
     store = Store(runner, SimResult, results, ".txt", db_url)
+    client = None
+    if "--dask" in sys.argv:  # the same on a Dask cluster in this process (entropic-dask)
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        )
+        client = Client(cluster)
     try:
-        store.sweep(expand_grid({"n": list(range(10)), "dt": [0.5]}))
+        store.sweep(expand_grid({"n": list(range(10)), "dt": [0.5]}), client=client)
     except KeyboardInterrupt:
         after = signal.getsignal(signal.SIGINT)
         print(json.dumps({"finished": finished, "restored": after is leave}), flush=True)

@@ -404,8 +404,14 @@ class Sweep(Generic[T]):
                     pause = min(pause, max(0.0, self.deadline - time.monotonic()))
                 time.sleep(pause)  # the backoff of the next failed run
         finally:
-            for key in claimed:  # runs that never finished: let others take them
-                writer.add(release=key)
+            for key, task in claimed.items():
+                # a run whose outcome never came back (interrupted, a lost worker) may still
+                # have finished: index it from its manifest; otherwise let others take it
+                row = self.indexer.recover(Request(key, dict(task.params), task.explicit_id))
+                if row is not None:
+                    writer.add(row=row)
+                else:
+                    writer.add(release=key)
             for task in self.failed.drain():  # out of time (or stopped) before their retry
                 writer.add(release=task.id)
                 reporter.advance(1, 1)
