@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,18 @@ class RecordingRunner:
     def count(self) -> int:
         """Runner calls so far."""
         return sum(1 for _ in self.calls.iterdir())
+
+
+class SlowRunner(RecordingRunner):
+    """A :class:`RecordingRunner` whose runs take ``seconds`` each."""
+
+    def __init__(self, calls: Path, seconds: float) -> None:
+        super().__init__(calls)
+        self.seconds = seconds
+
+    def __call__(self, p: dict[str, Any]) -> None:
+        time.sleep(self.seconds)  # the workload, not a synchronisation
+        super().__call__(p)
 
 
 def read_result(path: str) -> dict[str, Any]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,28 +12,17 @@ from entropic import Store
 
 distributed = pytest.importorskip("distributed")
 
-from _dask_helpers import Point, RecordingRunner, params, read_result  # noqa: E402
+# the runner lives in a module the worker processes can import (not in this test module)
+from _dask_helpers import Point, SlowRunner, params, read_result  # noqa: E402
 
 from entropic_dask import DaskExecutor, DaskFallbackWarning  # noqa: E402
 
 POINTS = 600
 
 
-class SlowRunner(RecordingRunner):
-    """A :class:`RecordingRunner` whose runs take ``seconds`` each."""
-
-    def __init__(self, calls: Path, seconds: float) -> None:
-        super().__init__(calls)
-        self.seconds = seconds
-
-    def __call__(self, p: dict[str, Any]) -> None:
-        time.sleep(self.seconds)  # the workload, not a synchronisation
-        super().__call__(p)
-
-
 @pytest.fixture
 def retiring_client() -> Iterator[distributed.Client]:
-    """Two single-threaded worker processes that retire every 4 s and are started again."""
+    """Two single-threaded worker processes that retire every 8 s and are started again."""
     with (
         distributed.LocalCluster(
             n_workers=2,
