@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, bindparam, select
 
-from entropic._db import chunks, patiently
+from entropic._db import chunks, is_outage, patiently
 from entropic.schema import CustomData, UTCDateTime
 
 __all__ = ["Reader", "sqlite_custom_data"]
@@ -173,10 +173,20 @@ class Reader:
 
     def one(self, run_id: str) -> Sequence[Any] | None:
         """The row with id ``run_id``, or ``None`` (waiting through an outage)."""
+        try:  # the hit path: the outage handling costs nothing until something fails
+            return self._one(run_id)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
         return patiently(lambda: self._one(run_id))
 
     def many(self, ids: Sequence[str]) -> list[Sequence[Any]]:
         """The rows whose id is in ``ids`` (any order; missing ids are left out)."""
+        try:
+            return self._many(ids)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
         return patiently(lambda: self._many(ids))
 
     def _one(self, run_id: str) -> Sequence[Any] | None:

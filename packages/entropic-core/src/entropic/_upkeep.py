@@ -1,26 +1,6 @@
 """Checking a store and cleaning it up: the work behind :mod:`entropic.maintenance`.
 
-:func:`verify` compares one table's rows with its results directory; :func:`collect_garbage`
-removes what nothing needs, into a dated trash folder inside the results directory unless told to
-delete for good. The rules, decided for the one table asked about:
-
-- A row's result file is *missing* when nothing is at its ``result_file``, *empty* when it has no
-  bytes. These are reported, never removed (``entropic rm`` removes runs).
-- When most rows' files are missing and the results directory holds files of the same names, the
-  folder was *moved*: ``entropic relocate OLD NEW`` mends the rows, and gc refuses to act without
-  ``force``.
-- A manifest that cannot be read, or whose content names another id, is a *bad manifest*; it and
-  the files beside it (names starting with its id) are kept for a person to look at.
-- A readable manifest whose id has no row in this table and whose result file no row of any table
-  names is *unindexed* when that file exists (``entropic ingest`` indexes it) and *stale* when it
-  does not (gc removes it). A file a readable manifest names is never removed.
-- A regular, non-hidden file directly in the results directory is an *orphan* when no row of any
-  entropic table in the database and no manifest names it, and it is not a run in flight.
-- Scratch folders of interrupted runs are *leftovers*; those of live processes on this host, and
-  those of other hosts that changed within a day, are in use. The scratch and trash folders are
-  never scanned for results.
-
-Files are listed before the database is read, so a run that finishes meanwhile is seen as a row.
+The rules :func:`verify` and :func:`collect_garbage` follow are described there, once.
 """
 
 from __future__ import annotations
