@@ -143,8 +143,9 @@ def _legacy_env(session: nox.Session, pins: dict[str, str]) -> str:
         session.log(f"reusing {folder}")
         return str(python)
     shutil.rmtree(folder, ignore_errors=True)
-    session.run("python", "-m", "venv", str(folder), silent=True)
-    session.run(str(python), "-m", "pip", "install", "--quiet", *wanted, external=True)
+    # run_install: these are installation steps, also taken under `nox --install-only`
+    session.run_install("python", "-m", "venv", str(folder), silent=True)
+    session.run_install(str(python), "-m", "pip", "install", "--quiet", *wanted, external=True)
     marker.write_text("\n".join(wanted))
     return str(python)
 
@@ -162,7 +163,7 @@ def bench(session: nox.Session) -> None:
     for folder in folders:
         args += ["-e", str(folder)]
     session.install(*args, "psycopg[binary]>=3.1")
-    version = session.run(
+    version = session.run_install(
         "python",
         "-c",
         "import importlib.metadata as m; print(m.version('distributed'))",

@@ -190,12 +190,33 @@ class Reader:
         return patiently(lambda: self._many(ids))
 
     def _one(self, run_id: str) -> Sequence[Any] | None:
+        if self._driver == "sqlite":
+            return self._one_sqlite(run_id)
         if self._driver is not None:
             found = self._query(self._sql_one, (run_id,), many=False)
             return found[0] if found else None
         with self.engine.connect() as conn:
             row = conn.execute(self._by_id, {"id": run_id}).first()
         return None if row is None else tuple(row)
+
+    def _one_sqlite(self, run_id: str) -> Sequence[Any] | None:
+        # The cache hit on SQLite, kept flat: one statement on this thread's connection (the
+        # driver reuses its compiled form), the row converted in place. SQLite needs no
+        # reconnecting, so the retry of _query is not taken here.
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None or local.pid != os.getpid():
+            conn = self._connection()
+        row = conn.execute(self._sql_one, (run_id,)).fetchone()
+        if row is None:
+            return None
+        processors = self._processors
+        if processors is None:
+            processors = self._processors = self._build_processors(None)
+        values = list(row)
+        for i, processor in processors:
+            values[i] = processor(values[i])
+        return values
 
     def _many(self, ids: Sequence[str]) -> list[Sequence[Any]]:
         rows: list[Sequence[Any]] = []
