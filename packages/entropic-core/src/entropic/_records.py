@@ -77,6 +77,8 @@ class RecordFactory(Generic[T]):
         self._custom_index = columns.index("custom_data")
         self._custom_name = self.names[self._custom_index]
         self._state_of = self._manager.state_getter()
+        self._dict_of = self._manager.dict_getter()  # the instance's __dict__, without a weakref
+        self._identity_class = mapper._identity_class
         # The "load" event wraps JSON values in their mutable types. Base's custom_data always
         # listens to it; when that is the only listener (a model without mutable columns or
         # load hooks of its own), its work is done here directly, otherwise the event fires.
@@ -88,16 +90,18 @@ class RecordFactory(Generic[T]):
         # which makes it detached.
         obj: T = self._manager.new_instance()
         state = self._state_of(obj)
-        state.dict.update(zip(self.names, values, strict=True))
+        attributes = self._dict_of(obj)
+        attributes.update(zip(self.names, values))  # one value per column, by construction
         data = values[self._custom_index]
         if type(data) is not CustomData:
             data = CustomData(data or ())
-            state.dict[self._custom_name] = data
+            attributes[self._custom_name] = data
         if self._fire_load:
             self._manager.dispatch.load(state, None)
         else:
             data._parents[state] = self._custom_name
-        state.key = self._mapper.identity_key_from_primary_key((values[self.id_index],))
+        # what Mapper.identity_key_from_primary_key builds, without its call
+        state.key = (self._identity_class, (values[self.id_index],), None)
         return obj
 
     def from_mapping(self, row: Any) -> T:
