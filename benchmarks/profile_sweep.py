@@ -52,8 +52,12 @@ def _stages(store: Any, params: list[dict[str, Any]]) -> None:
             lambda: [schema.request(p, complete=True) for p in params],
         )
         ids = [c.key for c in checked]
-        rows = _per_point("IN queries and value conversion", n, lambda: records.reader.many(ids))
-        built = _per_point("build the records", n, lambda: [records.make(r) for r in rows])
+        rows, convert = _per_point("IN queries", n, lambda: records.reader.many(ids))
+        built = _per_point(
+            "convert the values, build the records",
+            n,
+            lambda: [records.make(r, convert) for r in rows],
+        )
         by_id = {r.id: r for r in built}
         _per_point("collision check", n, lambda: [check_hit(by_id[c.key], c) for c in checked])
     finally:

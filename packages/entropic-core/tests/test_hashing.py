@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -155,6 +156,15 @@ def test_nested_values_are_keyed_by_their_content(a: dict[str, Any], b: dict[str
     assert (hash_params({"outer": a}) == hash_params({"outer": b})) == same
     assert hash_params({"outer": a}) != hash_params({"outer": [a]})
     assert hash_params({"outer": a}) != hash_params({"outer": {"inner": a}})
+
+
+@given(_params)
+def test_the_key_is_the_documented_scheme(params: dict[str, Any]) -> None:
+    # the scheme written out plainly: normalised values, compact JSON with sorted keys, SHA-256,
+    # the first 16 hex digits; the Store's encoder, built for speed, must give the same text
+    body = {k: entropic.hashing.normalize(v) for k, v in params.items()}
+    text = json.dumps(body, separators=(",", ":"), sort_keys=True)
+    assert hash_params(params) == hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @given(st.dictionaries(_keys, _scalars, max_size=5))

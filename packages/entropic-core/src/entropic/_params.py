@@ -91,14 +91,14 @@ class ParameterSchema:
         """
         if type(params) is not dict and not isinstance(params, Mapping):
             raise TypeError(f"params must be a mapping (a dict), not {type(params).__name__}")
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = dict(params)
         explicit: Any = None
-        for name, value in params.items():
-            if name in RESERVED_KEYS:
-                if name == "id":
-                    explicit = value
-                continue
-            values[name] = value if type(value) in _PLAIN else to_python(value)
+        if not RESERVED_KEYS.isdisjoint(values):
+            explicit = values.get("id")
+            for name in RESERVED_KEYS:
+                values.pop(name, None)
+        if not _PLAIN.issuperset(map(type, values.values())):
+            values = {k: v if type(v) in _PLAIN else to_python(v) for k, v in values.items()}
         if not self.names.issuperset(values):
             unknown = [k for k in values if k not in self.columns]
             raise ParameterError(

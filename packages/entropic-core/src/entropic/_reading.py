@@ -112,7 +112,7 @@ class Reader:
             with contextlib.suppress(Exception):
                 conn.close()
 
-    def _query(self, sql: str, args: Any, many: bool) -> list[Any]:
+    def _query(self, sql: str, args: Any, many: bool, convert: bool = True) -> list[Any]:
         """Run one statement on this thread's connection; once more on a fresh one if it broke."""
         for attempt in (1, 2):
             conn = self._connection()
@@ -138,7 +138,8 @@ class Reader:
                     raise
                 self._forget_connection()  # the server went away: reconnect once
                 continue
-            return self._process([r for r in rows if r is not None])
+            found = [r for r in rows if r is not None]
+            return self._process(found) if convert else found
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _build_processors(self, description: Any) -> list[tuple[int, Callable[[Any], Any]]]:
@@ -180,14 +181,22 @@ class Reader:
                 raise
         return patiently(lambda: self._one(run_id))
 
-    def many(self, ids: Sequence[str]) -> list[Sequence[Any]]:
-        """The rows whose id is in ``ids`` (any order; missing ids are left out)."""
+    def many(
+        self, ids: Sequence[str]
+    ) -> tuple[list[Sequence[Any]], Sequence[tuple[int, Callable[[Any], Any]]]]:
+        """The rows whose id is in ``ids`` (any order; missing ids are left out), unconverted.
+
+        The values are as the driver gave them, with the conversions they need as
+        ``(column index, function)`` pairs: the caller, which copies each row into a record
+        anyway, applies them as it goes instead of converting every row first.
+        """
         try:
-            return self._many(ids)
+            rows = self._many(ids, convert=False)
         except Exception as exc:
             if not is_outage(exc):
                 raise
-        return patiently(lambda: self._many(ids))
+            rows = patiently(lambda: self._many(ids, convert=False))
+        return rows, (self._processors or ()) if self._driver is not None else ()
 
     def _one(self, run_id: str) -> Sequence[Any] | None:
         if self._driver == "sqlite":
@@ -218,16 +227,16 @@ class Reader:
             values[i] = processor(values[i])
         return values
 
-    def _many(self, ids: Sequence[str]) -> list[Sequence[Any]]:
+    def _many(self, ids: Sequence[str], convert: bool = True) -> list[Sequence[Any]]:
         rows: list[Sequence[Any]] = []
         if self._driver == "sqlite":
             for chunk in chunks(ids):
                 sql = self._sql_many.format(marks=",".join("?" * len(chunk)))
-                rows.extend(self._query(sql, list(chunk), many=True))
+                rows.extend(self._query(sql, list(chunk), True, convert))
             return rows
         if self._driver == "psycopg":
             for chunk in chunks(ids):
-                rows.extend(self._query(self._sql_many, (list(chunk),), many=True))
+                rows.extend(self._query(self._sql_many, (list(chunk),), True, convert))
             return rows
         with self.engine.connect() as conn:
             for chunk in chunks(ids):

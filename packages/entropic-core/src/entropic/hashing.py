@@ -42,13 +42,15 @@ RESERVED_KEYS: Final = frozenset({"id", "result_file", "created_at", "custom_dat
 
 _ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9._\-]{0,127}")
 _SCALARS: Final = (str, int, bool, type(None))
+#: The value types hashed as they are (a float is rounded first).
+_UNCHANGED: Final = frozenset(_SCALARS)
 
-#: Compact JSON, as ``json.dumps(body, separators=(",", ":"))`` writes it, built once.
-_ENCODER: Final = json.JSONEncoder(separators=(",", ":"))
+#: Compact JSON with sorted keys, as ``json.dumps(body, separators=(",", ":"), sort_keys=True)``.
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
 
 
 def _one_shot_encoder() -> Callable[[Any], str]:
-    """``_ENCODER.encode``, or the same C encoder built once instead of on every call.
+    """``_ENCODER.encode``, by a C encoder built once instead of on every call.
 
     ``JSONEncoder.encode`` makes a new C encoder each time it is called; for a parameter set of
     a few values that costs as much as the encoding. The text is the same byte for byte (the
@@ -66,7 +68,7 @@ def _one_shot_encoder() -> Callable[[Any], str]:
         None,
         _ENCODER.key_separator,
         _ENCODER.item_separator,
-        False,
+        _ENCODER.sort_keys,
         _ENCODER.skipkeys,
         _ENCODER.allow_nan,
     )
@@ -151,14 +153,17 @@ def hash_params(params: Mapping[str, Any]) -> str:
 
 def hash_values(values: Mapping[str, Any]) -> str:
     """:func:`hash_params` for a mapping known to hold no reserved key (the Store's hot path)."""
-    body = {}
-    for name in sorted(values):
-        value = values[name]
-        cls = type(value)
-        body[name] = (
-            round(value, 12) if cls is float else value if cls in _SCALARS else normalize(value)
-        )
-    return hashlib.sha256(_encode(body).encode()).hexdigest()[:16]
+    if not _UNCHANGED.issuperset(map(type, values.values())):
+        values = {
+            name: round(value, 12)
+            if type(value) is float
+            else value
+            if type(value) in _UNCHANGED
+            else normalize(value)
+            for name, value in values.items()
+        }
+    # the encoder sorts the keys, as normalize sorts those of nested mappings
+    return hashlib.sha256(_encode(values).encode()).hexdigest()[:16]
 
 
 def validate_id(value: object) -> str:

@@ -41,11 +41,10 @@ class CustomData(MutableDict[str, Any]):
 
     @property
     def _parents(self) -> Any:
-        try:
-            return self.__dict__["_entropic_parents"]
-        except KeyError:
+        parents = self.__dict__.get("_entropic_parents")
+        if parents is None:  # the first time: most records get here once, so no try/except
             parents = self.__dict__["_entropic_parents"] = _Parents()
-            return parents
+        return parents
 
 
 def utcnow() -> dt.datetime:
