@@ -53,6 +53,7 @@ class Config:
     large: int = 100_000
     misses: int = 1000
     memory_n: int = 1_000_000
+    export_rows: int = 1_000_000
     load_processes: int = 4
     load_per_process: int = 2000
     dask_sizes: tuple[int, ...] = (2000,)
@@ -70,6 +71,7 @@ class Config:
             large=5000,
             misses=100,
             memory_n=20_000,
+            export_rows=20_000,
             load_processes=2,
             load_per_process=200,
             dask_sizes=(100,),
@@ -86,6 +88,9 @@ def _parser(description: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, help="alternating rounds per timing (5)")
     parser.add_argument("--memory-n", type=int, help="size of the generator sweep (1,000,000)")
     parser.add_argument("--misses", type=int, help="runs per serial sweep of misses (1,000)")
+    parser.add_argument(
+        "--export-rows", type=int, help="rows of the store 'entropic export' writes (1,000,000)"
+    )
     parser.add_argument(
         "--no-postgres",
         action="store_true",
@@ -114,6 +119,8 @@ def parse(
         config.memory_n = args.memory_n
     if args.misses:
         config.misses = args.misses
+    if args.export_rows is not None:
+        config.export_rows = args.export_rows
     if args.no_postgres:
         config.postgres = False
     if args.dask_sizes:

@@ -1,10 +1,10 @@
-"""What operating a sweep costs: status and coverage on a large store, and the journal's share
-of a sweep of misses.
+"""What operating a sweep costs: status and coverage on a large store, the journal's share of a
+sweep of misses, and exporting a large store.
 
 Run on its own, or from ``bench_run.py`` (``nox -s bench``), which adds its rows to the table::
 
     python benchmarks/bench_operating.py [--rows 1000000] [--misses 5000] [--rounds 5]
-        [--no-postgres]
+        [--export-rows 1000000] [--export-formats csv,jsonl] [--no-postgres]
 
 The store holds ``--rows`` runs over three parameters of 100 values each (``a``, ``b``, ``c``)
 and 1,000 current failures from a real failing sweep. ``status`` is :meth:`Store.status`;
@@ -12,6 +12,10 @@ and 1,000 current failures from a real failing sweep. ``status`` is :meth:`Store
 timed through the ``entropic`` command in this process (``CliRunner``: it reflects the table
 first). The sweep of misses runs a trivial runner with the journal on and, for comparison, off
 (``store._journal = None``: what the sweep did before it recorded itself), in alternating rounds.
+``entropic export`` runs once per format on a store of ``--export-rows`` runs, as a process of
+its own writing to a file: its wall time and its peak resident memory (read by a small process
+in between, since on Linux a child's peak starts from its parent's size at the fork), beside
+the peak of an export of no rows from the same store.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import argparse
 import contextlib
 import datetime as dt
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +48,19 @@ POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BATCH = 20_000
 #: Failures recorded in the large store (a real sweep whose runner raises).
 FAILURES = 1000
+#: The formats the export rows measure, unless told otherwise.
+EXPORT_FORMATS = ("csv", "jsonl")
+#: The ``entropic`` command, as its installed script runs it.
+ENTROPIC = [sys.executable, "-c", "from entropic_cli.main import main; main()"]
+#: Runs its arguments as a command; prints the command's wall seconds and peak RSS (KiB on Linux).
+PEAK_OF_CHILD = (
+    "import resource, subprocess, sys, time\n"
+    "started = time.perf_counter()\n"
+    "code = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+    "seconds = time.perf_counter() - started\n"
+    "print(seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(code)\n"
+)
 
 _MODELS: dict[str, type[Base]] = {}
 
@@ -159,6 +177,68 @@ def _drop(store: Store[Any], table: str) -> None:
     store.close()
 
 
+def _export(args: Sequence[str]) -> tuple[float, int, str]:
+    """Run ``entropic ARGS`` in a process of its own: wall seconds, peak RSS bytes, stderr."""
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_OF_CHILD, *ENTROPIC, *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"entropic {' '.join(args)} failed: {done.stderr.strip()}")
+    seconds, peak = done.stdout.split()
+    scale = 1 if sys.platform == "darwin" else 1024  # macOS reports bytes, Linux KiB
+    return float(seconds), int(peak) * scale, done.stderr
+
+
+def export_store(
+    db_url: str, folder: Path, rows: int, formats: Sequence[str] = EXPORT_FORMATS
+) -> dict[str, Any]:
+    """Wall seconds and peak memory of ``entropic export`` of ``rows`` runs, per format."""
+    table = f"bench_export_{uuid.uuid4().hex[:8]}"
+    store = Store(_write, _model(table), folder / table, ".txt", db_url)
+    base = ["--db", db_url, "--table", table, "--results-dir", str(folder / table), "export"]
+    try:
+        _fill(store, rows)
+        _seconds, empty, _err = _export([*base, "--where", "a<0", "-o", str(folder / "none")])
+        figures: dict[str, Any] = {"rows": rows, "empty peak": empty}
+        for fmt in formats:
+            target = folder / f"{table}.{fmt}"
+            seconds, peak, err = _export([*base, "--format", fmt, "-o", str(target)])
+            assert f"exported {rows} row(s)" in err, err
+            figures[fmt] = {"seconds": seconds, "peak": peak, "bytes": target.stat().st_size}
+            target.unlink()
+            log(
+                f"export --format {fmt} of {rows:,} rows: {seconds:.1f} s, peak "
+                f"{peak / 2**20:.0f} MiB ({peak / rows:,.0f} B per row; no rows: "
+                f"{empty / 2**20:.0f} MiB)"
+            )
+        return figures
+    finally:
+        _drop(store, table)
+
+
+def _export_rows(name: str, figures: dict[str, Any], formats: Sequence[str]) -> list[Row]:
+    rows, empty, mib = figures["rows"], figures["empty peak"], 2**20
+    found = []
+    for fmt in formats:
+        f = figures[fmt]
+        row = Row(f"entropic export --format {fmt} of {rows:,} rows, {name}", "s")
+        row.values["ours"] = f["seconds"]
+        row.runs["ours"] = [f["seconds"]]
+        row.target = f"peak {f['peak'] / mib:,.0f} MiB, {f['peak'] / rows:,.0f} B per row"
+        row.notes.append(
+            f"one run of the command in its own process, to a file of "
+            f"{f['bytes'] / mib:,.0f} MiB ({rows / f['seconds']:,.0f} rows/s); peak resident "
+            f"memory {f['peak'] / mib:,.1f} MiB, where an export of no rows peaks at "
+            f"{empty / mib:,.1f} MiB: {(f['peak'] - empty) / rows:,.1f} B per row above it"
+        )
+        found.append(row)
+    return found
+
+
 def misses(folder: Path, n: int, rounds: int) -> dict[str, Any]:
     """Seconds for a sweep of ``n`` misses with the journal on and off, alternating."""
     figures: dict[str, list[float]] = {"journal on": [], "journal off": []}
@@ -191,6 +271,7 @@ def measure_operating(config: Any, workdir: Path) -> list[Row]:
     """The rows ``bench_run.py`` adds to its table (sizes follow ``--quick``)."""
     quick = getattr(config, "small", 10_000) < 10_000
     rows_n = 20_000 if quick else 1_000_000
+    export_n = getattr(config, "export_rows", 20_000 if quick else 1_000_000)
     rounds = 2 if quick else 5
     urls = {"SQLite": f"sqlite:///{workdir / 'operating.sqlite3'}"}
     if getattr(config, "postgres", True):
@@ -214,6 +295,15 @@ def measure_operating(config: Any, workdir: Path) -> list[Row]:
             f" ms; {FAILURES:,} failures listed in {figures['failures'] * 1e3:.0f} ms"
         )
         found.append(row)
+    for name, url in urls.items() if export_n else ():
+        try:
+            figures = export_store(url, workdir, export_n)
+        except Exception as exc:
+            row = Row(f"entropic export of {export_n:,} rows, {name}", "s")
+            row.notes.append(f"not measured: {exc!r}")
+            found.append(row)
+            continue
+        found += _export_rows(name, figures, EXPORT_FORMATS)
     n = 500 if quick else 5000
     row = Row(f"sweep of {n:,} misses, journal on / off, SQLite", "ratio")
     figures = misses(workdir, n, rounds)
@@ -233,14 +323,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--misses", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--export-rows", type=int, default=1_000_000, help="0: no export")
+    parser.add_argument("--export-formats", default=",".join(EXPORT_FORMATS))
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args(argv)
+    formats = [f for f in args.export_formats.split(",") if f]
     with tempfile.TemporaryDirectory(prefix="entropic-bench-ops-") as scratch:
         folder = Path(scratch)
         urls = {"SQLite": f"sqlite:///{folder / 'operating.sqlite3'}"}
         if not args.no_postgres:
             urls["PostgreSQL"] = POSTGRES_URL
         for name, url in urls.items():
+            if not args.rows:
+                continue
             figures = large_store(url, folder, args.rows, args.rounds)
             print(
                 f"{name}, {args.rows:,} rows, {FAILURES:,} failures: "
@@ -249,6 +344,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for k in ("status", "coverage", "cli status", "cli coverage", "failures")
                 )
             )
+        for name, url in urls.items() if args.export_rows else ():
+            figures = export_store(url, folder, args.export_rows, formats)
+            for row in _export_rows(name, figures, formats):
+                print(f"{row.workload}: {row.values['ours']:.1f} s, {row.target}; {row.notes[0]}")
         if args.misses:
             figures = misses(folder, args.misses, args.rounds)
             print(
