@@ -306,34 +306,85 @@ def create_tables(engine: Engine, tables: Sequence[Table]) -> None:
             logger.debug("retrying table creation after %s", exc)
 
 
+class _Statement:
+    """One table's upsert compiled once for a dialect, with each column's bind conversion."""
+
+    __slots__ = ("names", "pairs", "positional", "sql")
+
+    def __init__(self, conn: Connection, table: Table) -> None:
+        dialect = conn.dialect
+        compiled = _upsert_statement(dialect.name, table).compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.names = frozenset(c.name for c in table.columns)
+        order = compiled.positiontup
+        self.positional = order is not None
+        columns = list(order) if order is not None else list(compiled.binds)
+        if set(columns) != self.names:  # pragma: no cover - a statement of another shape
+            raise ValueError(f"cannot bind the upsert of {table.name} by column")
+        #: The parameters in the statement's order, each with its column type's conversion.
+        self.pairs = [
+            (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in columns
+        ]
+
+    def parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """Every row's values in the statement's order, converted as SQLAlchemy would."""
+        pairs = self.pairs
+        if self.positional:
+            return [tuple([r[n] if c is None else c(r[n]) for n, c in pairs]) for r in rows]
+        return [{n: r[n] if c is None else c(r[n]) for n, c in pairs} for r in rows]
+
+
+#: Compiled upserts, by table and dialect.
+_STATEMENTS: dict[tuple[Table, str], _Statement] = {}
+
+
+def _upsert_statement(name: str, table: Table) -> Any:
+    """The insert-or-update statement of ``table`` on SQLite or PostgreSQL (dialect ``name``)."""
+    key = [c.name for c in table.primary_key.columns]
+    others = [c.name for c in table.columns if c.name not in key]
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        lstmt = sqlite_insert(table)
+        return lstmt.on_conflict_do_update(
+            index_elements=key, set_={c: lstmt.excluded[c] for c in others}
+        )
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    pstmt = pg_insert(table)
+    return pstmt.on_conflict_do_update(
+        index_elements=key, set_={c: pstmt.excluded[c] for c in others}
+    )
+
+
 def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows``, replacing any row with the same primary key."""
+    """Insert ``rows``, replacing any row with the same primary key.
+
+    On SQLite and on PostgreSQL through psycopg, rows that give every column go to the driver's
+    ``executemany`` with the statement compiled once and each value converted by its column
+    type's own bind processor: what SQLAlchemy does per row, without building a parameter set
+    for each. Errors come wrapped as SQLAlchemy's, as from any other statement.
+    """
     if not rows:
         return
     name = conn.dialect.name
     key = [c.name for c in table.primary_key.columns]
     # in key order: two writers upserting overlapping rows lock them in the same order
     rows = sorted(rows, key=lambda row: tuple(str(row[k]) for k in key))
-    others = [c.name for c in table.columns if c.name not in key]
-    if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        lstmt = sqlite_insert(table)
-        lstmt = lstmt.on_conflict_do_update(
-            index_elements=key, set_={c: lstmt.excluded[c] for c in others}
-        )
-        conn.execute(lstmt, list(rows))
-    elif name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        pstmt = pg_insert(table)
-        pstmt = pstmt.on_conflict_do_update(
-            index_elements=key, set_={c: pstmt.excluded[c] for c in others}
-        )
-        conn.execute(pstmt, list(rows))
+    if name == "sqlite" or name == "postgresql":
+        if name == "sqlite" or conn.dialect.driver == "psycopg":
+            statement = _STATEMENTS.get((table, name))
+            if statement is None:
+                statement = _STATEMENTS[(table, name)] = _Statement(conn, table)
+            if all(row.keys() == statement.names for row in rows):
+                conn.exec_driver_sql(statement.sql, statement.parameters(rows))
+                return
+        conn.execute(_upsert_statement(name, table), list(rows))
     elif name in ("mysql", "mariadb"):
         from sqlalchemy.dialects.mysql import insert as mysql_insert
 
+        others = [c.name for c in table.columns if c.name not in key]
         mstmt = mysql_insert(table)
         mstmt = mstmt.on_duplicate_key_update({c: mstmt.inserted[c] for c in others})
         conn.execute(mstmt, list(rows))
