@@ -76,6 +76,20 @@ def fail_on_three(params: dict[str, Any]) -> None:
     write_point(params)
 
 
+def fail_first_on_two(params: dict[str, Any]) -> None:
+    """A runner whose first attempt at each point with ``n == 2`` fails; later ones write.
+
+    The attempts are counted in ``attempts-<id>.txt`` in the working directory (a test's own).
+    """
+    if params["n"] == 2:
+        tally = Path(f"attempts-{params['id']}.txt")
+        tried = int(tally.read_text()) if tally.exists() else 0
+        tally.write_text(str(tried + 1))
+        if not tried:
+            raise RuntimeError("two fails the first time")
+    write_point(params)
+
+
 NOT_CALLABLE = 42
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _cli_helpers import Invoke, Point, StoreFiles, content
@@ -402,3 +405,115 @@ def test_sweep_on_the_scheduler_named_in_a_scheduler_file(
         assert result.stdout.endswith("2 parameter set(s): 0 cached, 2 ran\n")
     missing = sweep(RUNNER, MODEL, *grid, "--scheduler-file", str(tmp_path / "nope.json"), code=1)
     assert "no scheduler file" in missing.stderr
+
+
+GRID_THREE = ["--grid", "n=1,2,3", "--grid", "x=0.5", "--grid", "label=a", "--no-progress"]
+
+
+def _failures(runner: CliRunner, files: StoreFiles) -> list[dict[str, Any]]:
+    listed = runner.invoke(cli, ["failures", "--format", "json"], env=files.env)
+    assert listed.exit_code == 0, listed.output
+    found: list[dict[str, Any]] = json.loads(listed.stdout)
+    return found
+
+
+def test_retries_try_a_failed_run_again(
+    sweep: Invoke, runner: CliRunner, fresh: StoreFiles, tmp_path: Path
+) -> None:
+    flaky = "_cli_helpers:fail_first_on_two"
+    once = sweep(flaky, MODEL, *GRID_THREE, code=1)
+    assert once.stderr.splitlines()[-1] == "Error: 1 of 3 runs failed (2 stored)"
+    assert "failed: RuntimeError: two fails the first time" in once.stderr
+    # the same runner on new points, with one retry: the point that fails at first is stored
+    points = ["--grid", "n=1,2,3", "--grid", "x=0.5", "--grid", "label=b", "--no-progress"]
+    retried = sweep(flaky, MODEL, *points, "--retries", "1", "--retry-backoff", "0")
+    assert retried.stdout.endswith("3 parameter set(s): 0 cached, 3 ran\n")
+    assert sorted((n, label) for n, _x, label in _stored(fresh)) == [
+        (1, "a"),
+        (1, "b"),
+        (2, "b"),
+        (3, "a"),
+        (3, "b"),
+    ]
+    assert sorted(p.read_text() for p in tmp_path.glob("attempts-*.txt")) == ["1", "2"]
+    assert [f["params"]["label"] for f in _failures(runner, fresh)] == ["a"]
+
+
+def test_retries_count_every_attempt_of_a_run_that_keeps_failing(
+    sweep: Invoke, runner: CliRunner, fresh: StoreFiles
+) -> None:
+    args = ["_cli_helpers:fail_on_three", MODEL, *GRID_THREE, "--retry-backoff", "0"]
+    result = sweep(*args, "--retries", "2", code=1)
+    assert result.stderr.splitlines()[-1] == "Error: 1 of 3 runs failed (2 stored)"
+    (failure,) = _failures(runner, fresh)
+    assert (failure["params"]["n"], failure["attempt"]) == (3, 3)
+
+
+def _pauses(caplog: pytest.LogCaptureFixture) -> list[float]:
+    """The pauses entropic's log announced before retrying a run, in seconds."""
+    found = (re.search(r"trying it again in ([0-9.]+) s", r.getMessage()) for r in caplog.records)
+    return [float(m.group(1)) for m in found if m is not None]
+
+
+def test_retry_backoff_sets_the_pause_before_each_retry(
+    sweep: Invoke, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="entropic")
+    grid = ["--grid", "n=3", "--grid", "x=0.5", "--grid", "label=a", "--no-progress"]
+    args = ["_cli_helpers:fail_on_three", MODEL, *grid, "--retries", "2"]
+    sweep(*args, "--retry-backoff", "0.1", code=1)
+    assert _pauses(caplog) == [0.1, 0.2]  # the backoff given, then twice as long
+    caplog.clear()
+    sweep(*args, "--retry-backoff", "0", "--grid", "flag=true", code=1)
+    assert _pauses(caplog) == [0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--retries", "-1"),
+        ("--retries", "1.5"),
+        ("--retry-backoff", "-0.5"),
+        ("--retry-backoff", "soon"),
+    ],
+)
+def test_retry_options_refuse_what_is_out_of_range(
+    sweep: Invoke, fresh: StoreFiles, option: str, value: str
+) -> None:
+    result = sweep(RUNNER, MODEL, *GRID_THREE, option, value, code=2)
+    assert f"Invalid value for '{option}'" in result.stderr
+    assert not fresh.results_dir.exists()  # nothing ran
+
+
+def test_skip_failed_leaves_alone_the_runs_that_failed_before(
+    sweep: Invoke, runner: CliRunner, fresh: StoreFiles
+) -> None:
+    sweep("_cli_helpers:fail_on_three", MODEL, *GRID_THREE, code=1)
+    (failure,) = _failures(runner, fresh)
+    # the runner works now, but --skip-failed does not start the run that failed
+    skipped = sweep(RUNNER, MODEL, *GRID_THREE, "--skip-failed", code=1)
+    assert (
+        f"run {failure['run_id']} not started: it failed 1 time(s) before, last with ValueError"
+        in skipped.stderr
+    )
+    assert skipped.stderr.splitlines()[-1] == (
+        "Error: 1 not started: they failed 1 or more times before (--skip-failed; "
+        "'entropic retry' or a sweep without it runs them again)"
+    )
+    assert sorted(n for n, _x, _l in _stored(fresh)) == [1, 2]
+    # with one retry allowed, one failed attempt is not enough to be skipped
+    retried = sweep(RUNNER, MODEL, *GRID_THREE, "--skip-failed", "--retries", "1")
+    assert retried.stdout.endswith("3 parameter set(s): 2 cached, 1 ran\n")
+    assert sorted(n for n, _x, _l in _stored(fresh)) == [1, 2, 3]
+    assert _failures(runner, fresh) == []
+
+
+def test_without_skip_failed_a_run_that_failed_before_runs_again(
+    sweep: Invoke, runner: CliRunner, fresh: StoreFiles
+) -> None:
+    sweep("_cli_helpers:fail_on_three", MODEL, *GRID_THREE, code=1)
+    sweep(RUNNER, MODEL, *GRID_THREE, "--skip-failed", code=1)
+    again = sweep(RUNNER, MODEL, *GRID_THREE)
+    assert again.stdout.endswith("3 parameter set(s): 2 cached, 1 ran\n")
+    assert sorted(n for n, _x, _l in _stored(fresh)) == [1, 2, 3]
+    assert _failures(runner, fresh) == []

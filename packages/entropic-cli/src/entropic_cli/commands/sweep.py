@@ -11,6 +11,7 @@ from sqlalchemy import Table
 
 from entropic import (
     Base,
+    FailedBeforeError,
     FallbackRefusedError,
     Store,
     SweepError,
@@ -76,6 +77,34 @@ def _interrupted(last: list[SweepProgress], total: int, exc: BaseException) -> I
         "run the same command again to resume",
         TERMINATED if isinstance(exc, SweepTerminated) else INTERRUPTED,
     )
+
+
+def _failed_runs(exc: SweepError, last: list[SweepProgress], retries: int) -> Failure:
+    """One line on stderr per failed or skipped run; the summary to exit with."""
+    for failure in exc.failures:
+        error = failure.error
+        if isinstance(error, FailedBeforeError):
+            click.echo(
+                f"run {failure.id} not started: it failed {error.attempts} time(s) before, "
+                f"last with {error.exc_type}",
+                err=True,
+            )
+        else:
+            click.echo(
+                f"run {failure.id} failed: {type(error).__name__}: {first_line(str(error))}",
+                err=True,
+            )
+    cached = last[-1].hits if last else 0
+    skipped = exc.skipped
+    ran = len(exc.records) - cached - skipped
+    failed = len(exc.failures) - skipped
+    parts = [f"{failed} of {ran} runs failed ({ran - failed} stored)"] if ran else []
+    if skipped:
+        parts.append(
+            f"{skipped} not started: they failed {retries + 1} or more times before "
+            "(--skip-failed; 'entropic retry' or a sweep without it runs them again)"
+        )
+    return Failure("; ".join(parts))
 
 
 @click.command()
@@ -148,6 +177,31 @@ def _interrupted(last: list[SweepProgress], total: int, exc: BaseException) -> I
     help="Whether runs the Dask cluster cannot do may run in this process; with --no-fallback "
     "the sweep stops and names the cause instead.",
 )
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="N",
+    help="Try a run whose runner raised up to N times more before it counts as failed; every "
+    "attempt is recorded (see 'entropic failures').",
+)
+@click.option(
+    "--retry-backoff",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long before a run's first retry, twice as long before each later one (at "
+    "most a minute); other runs go on meanwhile.",
+)
+@click.option(
+    "--skip-failed",
+    is_flag=True,
+    help="Do not start runs whose current failure (from an earlier sweep) already has "
+    "--retries + 1 attempts; they are reported as not started, and the command exits with "
+    "status 1. Without it they run again.",
+)
 @click.option("--dry-run", is_flag=True, help="Only count the cached runs and those to run.")
 @click.option(
     "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."
@@ -167,6 +221,9 @@ def sweep(
     scheduler_file: Path | None,
     time_limit: float | None,
     fallback: bool,
+    retries: int,
+    retry_backoff: float,
+    skip_failed: bool,
     dry_run: bool,
     progress: bool,
 ) -> None:
@@ -218,6 +275,9 @@ def sweep(
                     callback=last.append,
                     time_limit=time_limit,
                     fallback=fallback,
+                    retries=retries,
+                    retry_backoff=retry_backoff,
+                    skip_failed=skip_failed,
                 )
             except KeyboardInterrupt as exc:
                 raise _interrupted(last, len(sets), exc) from None
@@ -230,18 +290,7 @@ def sweep(
             except FallbackRefusedError as exc:
                 raise Failure(first_line(str(exc))) from None
             except SweepError as exc:
-                for failure in exc.failures:
-                    error = failure.error
-                    click.echo(
-                        f"run {failure.id} failed: {type(error).__name__}: "
-                        f"{first_line(str(error))}",
-                        err=True,
-                    )
-                cached = last[-1].hits if last else 0
-                ran = len(exc.records) - cached
-                raise Failure(
-                    f"{len(exc.failures)} of {ran} runs failed ({ran - len(exc.failures)} stored)"
-                ) from None
+                raise _failed_runs(exc, last, retries) from None
     finally:
         if client is not None:
             client.close()
