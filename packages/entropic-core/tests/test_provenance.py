@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Table, inspect, text
 
 from entropic import Base, CodeChangedWarning, Mapped, Store, provenance
+from entropic._freshness import _RowMaker, provenance_row
 from entropic._provenance import ProvenanceSource, describe_runner, git_state
 from entropic.manifests import manifest_path, read_manifest
 
@@ -155,3 +158,52 @@ def test_policy_and_version_are_checked(tmp_path: Path) -> None:
         _store(tmp_path, on_code_change="ignore")
     with pytest.raises(ValueError, match="runner_version"):
         _store(tmp_path, runner_version="")
+
+
+# ---------------------------------------------------------------- rows built with a shared part
+
+
+_shared_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=20),
+    st.lists(st.integers(), max_size=3),
+)
+_shared = st.fixed_dictionaries(
+    {"origin": st.sampled_from(["run", "ingest"]), "code": st.none() | st.text(max_size=30)},
+    optional={
+        "runner": st.text(max_size=30),
+        "version": st.none() | st.text(max_size=10),
+        "git_dirty": st.none() | st.booleans(),
+        "blessed_from": st.text(max_size=10),
+        "blessed_at": st.just("2026-12-02T07:00:00+00:00"),
+        "extra": st.dictionaries(st.text(max_size=5), _shared_values, max_size=3),
+    },
+)
+_own = st.fixed_dictionaries(
+    {},
+    optional={
+        "host": st.text(max_size=20),
+        "pid": st.integers(min_value=1, max_value=2**22) | st.booleans(),
+        "started_at": st.just("2026-12-02T07:00:00.123456+00:00"),
+        "finished_at": st.sampled_from(["2026-12-02T07:00:01+00:00", "not a time"]),
+    },
+)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 2), _own), min_size=1, max_size=8),
+    st.lists(_shared, min_size=3, max_size=3),
+)
+def test_provenance_rows_with_a_shared_part_are_the_plain_rows(
+    runs: list[tuple[int, dict[str, Any]]], shared: list[dict[str, Any]]
+) -> None:
+    # the writer converts what a Store's runs share once; each row must still be exactly the row
+    # of that run's whole provenance, whichever shared part comes next
+    make = _RowMaker("t")
+    for i, (which, own) in enumerate(runs):
+        whole = {**shared[which], **own}
+        fast, plain = make(f"r{i}", whole), provenance_row("t", f"r{i}", whole)
+        assert json.loads(fast.pop("detail")) == json.loads(plain.pop("detail"))
+        assert fast == plain

@@ -83,6 +83,56 @@ def provenance_row(table_name: str, run_id: str, provenance: Mapping[str, Any]) 
     }
 
 
+#: What :func:`entropic.running.perform` adds to a Store's shared provenance for each run.
+_PER_RUN: Final = ("host", "pid", "started_at", "finished_at")
+#: The columns of a provenance row that come from the shared part.
+_SHARED_COLUMNS: Final = (
+    "origin",
+    "code",
+    "runner",
+    "version",
+    "source_hash",
+    "blessed_from",
+    "blessed_at",
+)
+
+
+class _RowMaker:
+    """Builds provenance rows, converting the part that all runs of a Store share only once.
+
+    A sweep's runs differ only in host, pid, start and end; the rest (runner, code, git,
+    versions), about a kilobyte of JSON, is converted again only when it changes. The row is
+    the one :func:`provenance_row` would build, with the same JSON object in ``detail`` (its
+    keys in another order).
+    """
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+        self._shared: dict[str, Any] | None = None
+        self._columns: dict[str, Any] = {}
+        self._text = ""
+
+    def __call__(self, run_id: str, provenance: Mapping[str, Any]) -> dict[str, Any]:
+        shared = {k: v for k, v in provenance.items() if k not in _PER_RUN}
+        if shared != self._shared:
+            row = provenance_row(self.table_name, run_id, shared)
+            self._columns = {name: row[name] for name in _SHARED_COLUMNS}
+            self._text = row["detail"][1:-1]
+            self._shared = shared
+        own = {k: provenance[k] for k in _PER_RUN if k in provenance}
+        pid = own.get("pid")
+        text = json.dumps(to_json(own), sort_keys=True)[1:-1]
+        return {
+            "table_name": self.table_name,
+            "run_id": run_id,
+            **self._columns,
+            "host": _text("host", own.get("host")),
+            "pid": pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+            "finished_at": _when(own.get("finished_at")),
+            "detail": "{" + ", ".join(part for part in (text, self._text) if part) + "}",
+        }
+
+
 class ProvenanceRecorder:
     """Writes the provenance rows of one table's runs with the runs' own rows.
 
@@ -92,6 +142,7 @@ class ProvenanceRecorder:
 
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
+        self._row = _RowMaker(table_name)
         c = provenance_table.c
         self._forget = delete(provenance_table).where(
             c.table_name == table_name, c.run_id.in_(bindparam("ids", expanding=True))
@@ -119,7 +170,7 @@ class ProvenanceRecorder:
                 clean.append(row)
                 continue
             clean.append({k: v for k, v in row.items() if k != PROVENANCE})
-            known.append(provenance_row(self.table_name, str(row["id"]), provenance))
+            known.append(self._row(str(row["id"]), provenance))
         upsert(conn, provenance_table, known)
         if bare:
             self.removed(conn, bare)
