@@ -90,6 +90,19 @@ def fail_first_on_two(params: dict[str, Any]) -> None:
     write_point(params)
 
 
+class _Unpicklable:
+    """A runner that works in this process but cannot be sent to a Dask worker."""
+
+    def __call__(self, params: dict[str, Any]) -> None:
+        write_point(params)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("this runner stays in its process")
+
+
+#: :func:`write_point`, but not picklable: a Dask cluster cannot take its runs.
+UNPICKLABLE = _Unpicklable()
+
 NOT_CALLABLE = 42
 
 

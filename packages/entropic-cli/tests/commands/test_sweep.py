@@ -517,3 +517,36 @@ def test_without_skip_failed_a_run_that_failed_before_runs_again(
     assert again.stdout.endswith("3 parameter set(s): 2 cached, 1 ran\n")
     assert sorted(n for n, _x, _l in _stored(fresh)) == [1, 2, 3]
     assert _failures(runner, fresh) == []
+
+
+@pytest.mark.timeout(120)
+def test_no_fallback_refuses_to_run_here_what_the_cluster_cannot(
+    sweep: Invoke, fresh: StoreFiles
+) -> None:
+    pytest.importorskip("entropic_dask")
+    from distributed import LocalCluster
+
+    from entropic_dask import DaskFallbackWarning
+
+    unpicklable = "_cli_helpers:UNPICKLABLE"  # works here, cannot be sent to a worker
+    grid = ["--grid", "n=1,2,3", "--grid", "x=0.5", "--grid", "label=u", "--no-progress"]
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+    ) as cluster:
+        on = ["--scheduler", cluster.scheduler_address]
+        refused = sweep(unpicklable, MODEL, *grid, *on, "--no-fallback", code=1)
+        lines = [line for line in refused.stderr.splitlines() if not line.startswith("note: ")]
+        assert len(lines) == 1, refused.stderr
+        assert lines[0].startswith("Error: entropic-dask: ")
+        assert "could not run on the Dask cluster, and fallback is off" in lines[0]
+        assert "the runner cannot be pickled for the workers" in lines[0]
+        assert "Traceback" not in refused.output
+        assert _stored(fresh) == {}  # nothing ran, here or there
+        assert not list(fresh.results_dir.glob("*.txt"))
+        with pytest.warns(DaskFallbackWarning, match="run in this process instead"):
+            fell_back = sweep(unpicklable, MODEL, *grid, *on)
+    assert fell_back.stdout.endswith("3 parameter set(s): 0 cached, 3 ran\n")
+    stored = _stored(fresh)
+    assert sorted(stored) == [(1, 0.5, "u"), (2, 0.5, "u"), (3, 0.5, "u")]
+    for (n, x, label), text in stored.items():
+        assert text == content({"n": n, "x": x, "label": label})
