@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import entropic
 from entropic import Store, hash_params
+from entropic._json import compiled_encoder
 
 VECTORS: dict[str, Any] = json.loads(
     (Path(__file__).parent / "data" / "hash-vectors.json").read_text(encoding="utf-8")
@@ -240,3 +241,23 @@ def test_hashing_and_a_run_do_not_import_numpy(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+_json_trees = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"separators": (",", ":"), "sort_keys": True}, {"sort_keys": True, "allow_nan": True}, {}],
+)
+@given(tree=_json_trees)
+def test_the_compiled_encoder_writes_what_json_writes(options: dict[str, Any], tree: Any) -> None:
+    # keys and manifests are encoded by one C encoder built once; its text must be json's
+    encoder = json.JSONEncoder(**options)
+    assert compiled_encoder(encoder)(tree) == encoder.encode(tree)

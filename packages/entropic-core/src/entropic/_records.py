@@ -99,7 +99,7 @@ class RecordFactory(Generic[T]):
         state = self._state_of(obj)
         attributes = self._dict_of(obj)
         names = self.names
-        attributes.update(zip(names, values))  # one value per column, by construction
+        attributes.update(zip(names, values, strict=False))  # one per column, by construction
         for i, convert in converters:
             attributes[names[i]] = convert(values[i])
         data = attributes[self._custom_name]

@@ -17,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from enum import Enum
 from typing import Any, Final
 
+from entropic._json import compiled_encoder
 from entropic.errors import ParameterError
 
 __all__ = [
@@ -49,37 +50,7 @@ _UNCHANGED: Final = frozenset(_SCALARS)
 _ENCODER: Final = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
 
 
-def _one_shot_encoder() -> Callable[[Any], str]:
-    """``_ENCODER.encode``, by a C encoder built once instead of on every call.
-
-    ``JSONEncoder.encode`` makes a new C encoder each time it is called; for a parameter set of
-    a few values that costs as much as the encoding. The text is the same byte for byte (the
-    hash vectors test says so); where CPython's C accelerator is missing, the encoder's own
-    ``encode`` is used.
-    """
-    make = json.encoder.c_make_encoder
-    if make is None:  # pragma: no cover - another Python implementation
-        return _ENCODER.encode
-    quote = json.encoder.encode_basestring_ascii if _ENCODER.ensure_ascii else None
-    encoder = make(
-        None,  # no cycle markers: normalised values are trees, and deep nesting still raises
-        _ENCODER.default,
-        quote or json.encoder.encode_basestring,
-        None,
-        _ENCODER.key_separator,
-        _ENCODER.item_separator,
-        _ENCODER.sort_keys,
-        _ENCODER.skipkeys,
-        _ENCODER.allow_nan,
-    )
-
-    def encode(body: Any) -> str:
-        return "".join(encoder(body, 0))
-
-    return encode
-
-
-_encode: Final = _one_shot_encoder()
+_encode: Final = compiled_encoder(_ENCODER)
 
 
 def to_python(value: Any) -> Any:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from entropic._json import to_json
+from entropic._json import compiled_encoder, to_json
 
 __all__ = [
     "MANIFEST_VERSION",
@@ -36,6 +36,7 @@ __all__ = [
 MANIFEST_VERSION: Final = 1
 #: One encoder for every manifest (sorted keys; NaN and infinities as JavaScript writes them).
 _ENCODER: Final = json.JSONEncoder(sort_keys=True, allow_nan=True)
+_encode: Final = compiled_encoder(_ENCODER)
 #: Temporary names: unique per process (host, pid, a random part) and per write (a counter).
 _TOKEN: Final = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 _COUNTER: Final = itertools.count()
@@ -84,7 +85,19 @@ def manifest_id(path: str | Path) -> str | None:
     return None
 
 
-def write_manifest(results_dir: Path, manifest: Manifest) -> Path:
+def _stored_name(results_dir: str, result_file: str) -> str:
+    """How a manifest names its result: relative to the results directory when inside it."""
+    prefix = results_dir.rstrip(os.sep) + os.sep
+    name = result_file[len(prefix) :]
+    if result_file.startswith(prefix) and name not in ("", ".", "..") and os.sep not in name:
+        return name  # a result beside its manifest, as the Store writes them
+    try:
+        return str(Path(result_file).relative_to(results_dir))
+    except ValueError:
+        return result_file
+
+
+def write_manifest(results_dir: str | Path, manifest: Manifest) -> Path:
     """Write a manifest atomically and completely, and return its path.
 
     The body goes to a temporary file, every byte of it (a short write on a nearly full disk is
@@ -93,12 +106,9 @@ def write_manifest(results_dir: Path, manifest: Manifest) -> Path:
     Raises:
         OSError: The manifest could not be written whole; nothing is left at its path.
     """
-    path = manifest_path(results_dir, manifest.id)
-    result = Path(manifest.result_file)
-    try:
-        stored_file = str(result.relative_to(results_dir))
-    except ValueError:
-        stored_file = str(result)
+    folder = os.fspath(results_dir)
+    path = os.path.join(folder, f"{_PREFIX}{manifest.id}{_SUFFIX}")
+    stored_file = _stored_name(folder, os.fspath(manifest.result_file))
     body: dict[str, Any] = {
         "entropic_manifest": MANIFEST_VERSION,
         "id": manifest.id,
@@ -114,7 +124,7 @@ def write_manifest(results_dir: Path, manifest: Manifest) -> Path:
     if manifest.key_names is not None:
         body["key_names"] = list(manifest.key_names)
     tmp = f"{path}.{_TOKEN}-{next(_COUNTER)}.tmp"
-    data = memoryview(_ENCODER.encode(body).encode())
+    data = memoryview(_encode(body).encode())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         try:
@@ -122,7 +132,8 @@ def write_manifest(results_dir: Path, manifest: Manifest) -> Path:
             while written < len(data):
                 count = os.write(fd, data[written:])
                 if count <= 0:
-                    raise OSError(errno.ENOSPC, f"no room to write the manifest {path.name}")
+                    name = os.path.basename(path)
+                    raise OSError(errno.ENOSPC, f"no room to write the manifest {name}")
                 written += count
         finally:
             os.close(fd)
@@ -131,7 +142,7 @@ def write_manifest(results_dir: Path, manifest: Manifest) -> Path:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return path
+    return Path(path)
 
 
 def _depth(value: Any) -> int:

@@ -15,7 +15,6 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final, TypeAlias
 
 from entropic.errors import MissingResultError
@@ -183,7 +182,7 @@ def perform(task: RunTask, runner: Runner) -> RunOutcome:
     if error is None:
         try:
             write_manifest(
-                Path(task.results_dir),
+                task.results_dir,
                 Manifest(
                     task.id,
                     dict(task.params),
