@@ -33,9 +33,12 @@ pytestmark = pytest.mark.skipif(
 #: Rows of the smaller export; the larger one has ten times as many.
 SMALL = 2000
 #: Text every row carries (label and custom_data), so that holding a row costs at least this.
-PAYLOAD = 1000
-#: Most peak memory an exported row may add, in bytes: a small fraction of what the row holds.
-ALLOWED_PER_ROW = 100
+PAYLOAD = 3000
+#: How much higher the larger export's peak may be, in bytes: room for what is bounded but not
+#: full at the smaller size (SQLite's page cache takes up to 2 MiB per connection, and
+#: --provenance reads through a second one), far below what holding the extra rows would take
+#: (over 50 MiB).
+ALLOWED_GROWTH = 8 * 2**20
 
 #: The export command, as the installed script runs it.
 COMMAND = [sys.executable, "-c", "from entropic_cli.main import main; main()"]
@@ -163,7 +166,7 @@ def test_export_memory_does_not_grow_with_the_rows(
     held = extra * PAYLOAD  # what holding the extra rows would take at the very least
     mib = 2**20
     grown = {name: big[name] - small[name] for name in EXPORTS}
-    too_much = {name: g for name, g in grown.items() if g >= extra * ALLOWED_PER_ROW}
+    too_much = {name: g for name, g in grown.items() if g >= ALLOWED_GROWTH}
     assert not too_much, (
         f"exporting {extra:,} more rows raised the peak by "
         + ", ".join(
