@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 from _core_models import Annotated, CountingRunner, SimResult, StoreFactory
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.ext.mutable import MutableDict
 from sqlalchemy.orm import Session
 
 from entropic import Store
 from entropic._reading import _sqlite_utc
-from entropic.schema import CustomData
+from entropic.schema import CustomData, UTCDateTime
 
 
 def _fresh(store: Store[Any], params: dict[str, Any]) -> Any:
@@ -152,3 +154,30 @@ def test_records_survive_pickling(store: Store[SimResult]) -> None:
         session.add(copy)
         copy.custom_data["again"] = True
         assert copy in session.dirty
+
+
+@given(
+    st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30)),
+    st.none() | st.timezones(),
+)
+def test_sqlite_times_are_written_as_sqlalchemy_writes_them(
+    when: dt.datetime, zone: dt.tzinfo | None
+) -> None:
+    # UTCDateTime formats SQLite's text itself, for speed: it must be SQLAlchemy's text exactly
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.types import TypeDecorator
+
+    dialect = sqlite.dialect()
+    value = when if zone is None else when.replace(tzinfo=zone)
+    ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    general = TypeDecorator.bind_processor(UTCDateTime().dialect_impl(dialect), dialect)
+    assert ours is not None
+    assert general is not None
+    try:
+        expected = general(value)
+    except OverflowError:  # a zone that moves the time out of range: both must refuse
+        with pytest.raises(OverflowError):
+            ours(value)
+        return
+    assert ours(value) == expected
+    assert ours(None) is None

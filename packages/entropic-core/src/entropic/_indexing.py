@@ -20,6 +20,7 @@ from entropic._writing import Writer
 from entropic.hashing import hash_values
 from entropic.manifests import (
     Manifest,
+    has_manifest,
     manifest_id,
     manifest_path,
     read_manifest,
@@ -97,9 +98,9 @@ class Indexer:
         manifest names the same id and parameters and its result file is inside the results
         directory.
         """
-        path = manifest_path(self.results_dir, request.key)
-        if not path.is_file():
+        if not has_manifest(self.results_dir, request.key):  # the common case: a new run
             return None
+        path = manifest_path(self.results_dir, request.key)
         try:
             manifest = read_manifest(path, self.results_dir)
             values = self.schema.values_from_json(manifest.params)

@@ -26,6 +26,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_MANIFEST_BYTES",
     "Manifest",
+    "has_manifest",
     "manifest_id",
     "manifest_path",
     "read_manifest",
@@ -68,6 +69,11 @@ class Manifest:
 def manifest_path(results_dir: Path, run_id: str) -> Path:
     """Return where the manifest of ``run_id`` lives."""
     return results_dir / f"{_PREFIX}{run_id}{_SUFFIX}"
+
+
+def has_manifest(results_dir: str | Path, run_id: str) -> bool:
+    """Whether ``run_id`` has a manifest file in ``results_dir`` (one ``stat``, no pathlib)."""
+    return os.path.isfile(os.path.join(results_dir, f"{_PREFIX}{run_id}{_SUFFIX}"))
 
 
 def manifest_id(path: str | Path) -> str | None:

@@ -82,6 +82,26 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             value = value.replace(tzinfo=None)
         return value
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """SQLite: the text SQLAlchemy writes for the naive UTC value, in one ``isoformat`` call.
+
+        Every run writes a few of these; SQLAlchemy's SQLite processor builds the same text
+        (``YYYY-MM-DD HH:MM:SS.ffffff``) from a dict of the value's fields.
+        """
+        general = super().bind_processor(dialect)
+        if dialect.name != "sqlite" or general is None:
+            return general
+        utc = dt.UTC
+
+        def process(value: Any) -> Any:
+            if type(value) is dt.datetime:
+                if value.tzinfo is not None:
+                    value = value.astimezone(utc).replace(tzinfo=None)
+                return value.isoformat(" ", "microseconds")
+            return general(value)  # None, or another type: the general way
+
+        return process
+
     def process_result_value(
         self, value: dt.datetime | None, dialect: Dialect
     ) -> dt.datetime | None:
