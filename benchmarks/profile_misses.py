@@ -79,7 +79,10 @@ class _InlineWriter:
         if len(self._rows) >= self._size:
             self.close()
 
-    def close(self) -> None:
+    def touch(self) -> None:
+        """Nothing to wake: the next add or close commits."""
+
+    def close(self, patience: float = 0.0) -> None:
         rows, released, self._rows, self._released = self._rows, self._released, [], []
         if rows or released:
             self._commit(rows, released)

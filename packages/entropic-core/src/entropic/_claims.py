@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from entropic._db import (
     chunks,
+    execute_rows,
     is_outage,
     outage_began,
     patiently,
@@ -149,7 +150,10 @@ class ClaimBook:
             ]
 
             def take(conn: Connection, rows: list[dict[str, Any]] = rows) -> set[str]:
-                conn.execute(_insert_ignoring_conflicts(conn.dialect.name), rows)
+                dialect = conn.dialect.name
+                execute_rows(
+                    conn, claims_table, "claim", lambda: _insert_ignoring_conflicts(dialect), rows
+                )
                 return set(
                     conn.scalars(
                         select(c.run_id).where(

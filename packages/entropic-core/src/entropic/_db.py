@@ -36,6 +36,7 @@ __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
     "chunks",
     "create_tables",
+    "execute_rows",
     "is_outage",
     "outage_began",
     "outage_ended",
@@ -307,20 +308,20 @@ def create_tables(engine: Engine, tables: Sequence[Table]) -> None:
 
 
 class _Statement:
-    """One table's upsert compiled once for a dialect, with each column's bind conversion."""
+    """A statement over every column of a table, compiled once, with each column's conversion."""
 
     __slots__ = ("names", "pairs", "positional", "sql")
 
-    def __init__(self, conn: Connection, table: Table) -> None:
+    def __init__(self, conn: Connection, table: Table, statement: Any) -> None:
         dialect = conn.dialect
-        compiled = _upsert_statement(dialect.name, table).compile(dialect=dialect)
+        compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
         self.names = frozenset(c.name for c in table.columns)
         order = compiled.positiontup
         self.positional = order is not None
         columns = list(order) if order is not None else list(compiled.binds)
         if set(columns) != self.names:  # pragma: no cover - a statement of another shape
-            raise ValueError(f"cannot bind the upsert of {table.name} by column")
+            raise ValueError(f"cannot bind a statement on {table.name} by column")
         #: The parameters in the statement's order, each with its column type's conversion.
         self.pairs = [
             (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
@@ -335,8 +336,34 @@ class _Statement:
         return [{n: r[n] if c is None else c(r[n]) for n, c in pairs} for r in rows]
 
 
-#: Compiled upserts, by table and dialect.
-_STATEMENTS: dict[tuple[Table, str], _Statement] = {}
+#: Compiled statements, by table, dialect and purpose.
+_STATEMENTS: dict[tuple[Table, str, str], _Statement] = {}
+
+
+def execute_rows(
+    conn: Connection,
+    table: Table,
+    purpose: str,
+    statement: Callable[[], Any],
+    rows: Sequence[Mapping[str, Any]],
+) -> None:
+    """Execute an INSERT-like ``statement()`` on ``table`` once per row of ``rows``.
+
+    On SQLite and on PostgreSQL through psycopg, rows that give every column go to the driver's
+    ``executemany`` with the statement compiled once per table and ``purpose``, each value
+    converted by its column type's own bind processor: what SQLAlchemy does per row, without
+    building a parameter set for each. Errors come wrapped as SQLAlchemy's, as from any other
+    statement. Other databases, and rows that leave a column out, go through SQLAlchemy.
+    """
+    name = conn.dialect.name
+    if name == "sqlite" or (name == "postgresql" and conn.dialect.driver == "psycopg"):
+        compiled = _STATEMENTS.get((table, name, purpose))
+        if compiled is None:
+            compiled = _STATEMENTS[(table, name, purpose)] = _Statement(conn, table, statement())
+        if all(row.keys() == compiled.names for row in rows):
+            conn.exec_driver_sql(compiled.sql, compiled.parameters(rows))
+            return
+    conn.execute(statement(), list(rows))
 
 
 def _upsert_statement(name: str, table: Table) -> Any:
@@ -359,13 +386,7 @@ def _upsert_statement(name: str, table: Table) -> Any:
 
 
 def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows``, replacing any row with the same primary key.
-
-    On SQLite and on PostgreSQL through psycopg, rows that give every column go to the driver's
-    ``executemany`` with the statement compiled once and each value converted by its column
-    type's own bind processor: what SQLAlchemy does per row, without building a parameter set
-    for each. Errors come wrapped as SQLAlchemy's, as from any other statement.
-    """
+    """Insert ``rows``, replacing any row with the same primary key (see :func:`execute_rows`)."""
     if not rows:
         return
     name = conn.dialect.name
@@ -373,14 +394,7 @@ def upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) ->
     # in key order: two writers upserting overlapping rows lock them in the same order
     rows = sorted(rows, key=lambda row: tuple(str(row[k]) for k in key))
     if name == "sqlite" or name == "postgresql":
-        if name == "sqlite" or conn.dialect.driver == "psycopg":
-            statement = _STATEMENTS.get((table, name))
-            if statement is None:
-                statement = _STATEMENTS[(table, name)] = _Statement(conn, table)
-            if all(row.keys() == statement.names for row in rows):
-                conn.exec_driver_sql(statement.sql, statement.parameters(rows))
-                return
-        conn.execute(_upsert_statement(name, table), list(rows))
+        execute_rows(conn, table, "upsert", lambda: _upsert_statement(name, table), rows)
     elif name in ("mysql", "mariadb"):
         from sqlalchemy.dialects.mysql import insert as mysql_insert
 

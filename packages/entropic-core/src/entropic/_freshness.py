@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, select
 
 from entropic._db import chunks, upsert
 from entropic._internal import provenance_table
-from entropic._json import to_json
+from entropic._json import compiled_encoder, to_json
 from entropic._records import PROVENANCE, Records
 from entropic.provenance import RERUN, WARN, CodeChangedWarning
 
@@ -97,6 +97,10 @@ _SHARED_COLUMNS: Final = (
 )
 
 
+#: ``json.dumps(..., sort_keys=True)``, compiled once.
+_encode: Final = compiled_encoder(json.JSONEncoder(sort_keys=True))
+
+
 class _RowMaker:
     """Builds provenance rows, converting the part that all runs of a Store share only once.
 
@@ -121,7 +125,7 @@ class _RowMaker:
             self._shared = shared
         own = {k: provenance[k] for k in _PER_RUN if k in provenance}
         pid = own.get("pid")
-        text = json.dumps(to_json(own), sort_keys=True)[1:-1]
+        text = _encode(to_json(own))[1:-1]
         return {
             "table_name": self.table_name,
             "run_id": run_id,
