@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,9 +116,21 @@ def runner_code(runner: Any, version: str | None = None) -> str | None:
     return None if code is None else str(code)
 
 
+#: Engines whose database is known to have the provenance table (it is never dropped).
+_HAVE_TABLE: Final[weakref.WeakSet[Engine]] = weakref.WeakSet()
+
+
 def _recorded(engine: Engine) -> bool:
-    """Whether the database has the provenance table (a store made before it existed has not)."""
-    return bool(sa_inspect(engine).has_table(provenance_table.name))
+    """Whether the database has the provenance table (a store made before it existed has not).
+
+    A database seen with the table is not asked again: an export asks once per chunk of rows.
+    """
+    if engine in _HAVE_TABLE:
+        return True
+    found = bool(sa_inspect(engine).has_table(provenance_table.name))
+    if found:
+        _HAVE_TABLE.add(engine)
+    return found
 
 
 def _joined(table: Table) -> Any:
