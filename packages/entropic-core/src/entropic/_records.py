@@ -109,7 +109,7 @@ class RecordFactory(Generic[T]):
         if self._fire_load:
             self._manager.dispatch.load(state, None)
         else:
-            data._parents[state] = self._custom_name
+            data.attach(state, self._custom_name)
         # what Mapper.identity_key_from_primary_key builds, without its call
         state.key = (self._identity_class, (values[self.id_index],), None)
         return obj

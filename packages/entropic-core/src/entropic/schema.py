@@ -39,11 +39,29 @@ class _Parents(dict[Any, Any]):
 class CustomData(MutableDict[str, Any]):
     """The type of ``custom_data``: a dict whose in-place changes mark its record as modified."""
 
+    # A record's value usually has one owner, which a slot holds; the mapping SQLAlchemy's
+    # mutable machinery expects is made only when it asks (a change, a merge into a session).
+    __slots__ = ("_entropic_owner", "_entropic_owner_key", "_entropic_parents")
+
+    def attach(self, state: Any, key: str) -> None:
+        """Make this value the attribute ``key`` of the record whose ORM state is ``state``.
+
+        What SQLAlchemy does when it loads a record, kept in two slots until needed.
+        """
+        self._entropic_owner = state
+        self._entropic_owner_key = key
+
     @property
     def _parents(self) -> Any:
-        parents = self.__dict__.get("_entropic_parents")
-        if parents is None:  # the first time: most records get here once, so no try/except
-            parents = self.__dict__["_entropic_parents"] = _Parents()
+        try:
+            return self._entropic_parents
+        except AttributeError:
+            parents = self._entropic_parents = _Parents()
+        try:
+            parents[self._entropic_owner] = self._entropic_owner_key
+            del self._entropic_owner, self._entropic_owner_key
+        except AttributeError:  # no owner yet
+            pass
         return parents
 
 
