@@ -42,6 +42,9 @@ class CustomData(MutableDict[str, Any]):
     # A record's value usually has one owner, which a slot holds; the mapping SQLAlchemy's
     # mutable machinery expects is made only when it asks (a change, a merge into a session).
     __slots__ = ("_entropic_owner", "_entropic_owner_key", "_entropic_parents")
+    _entropic_owner: Any
+    _entropic_owner_key: str
+    _entropic_parents: _Parents
 
     def attach(self, state: Any, key: str) -> None:
         """Make this value the attribute ``key`` of the record whose ORM state is ``state``.
