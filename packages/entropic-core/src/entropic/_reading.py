@@ -138,7 +138,7 @@ class Reader:
                     raise
                 self._forget_connection()  # the server went away: reconnect once
                 continue
-            found = [r for r in rows if r is not None]
+            found = rows if many else [r for r in rows if r is not None]
             return self._process(found) if convert else found
         raise AssertionError("unreachable")  # pragma: no cover
 
