@@ -14,7 +14,7 @@ import decimal
 import enum
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import PurePath
 from typing import IO, Any, Final
 
@@ -32,8 +32,54 @@ __all__ = [
 MAX_CELL: Final = 48
 
 
+#: Types whose values JSON writes as they are; by exact type, so that a subclass (an ``IntEnum``,
+#: a ``StrEnum``) still takes the general path.
+_PLAIN: Final = frozenset({str, int, bool, type(None)})
+
+
+def _float(value: float) -> Any:
+    return value if math.isfinite(value) else str(value)
+
+
+def _dict(value: dict[Any, Any]) -> dict[str, Any]:
+    if not value:  # often: custom_data
+        return {}
+    return {
+        (k if type(k) is str else str(k)): (
+            v if type(v) in _PLAIN else _converter(type(v), _jsonable)(v)
+        )
+        for k, v in value.items()
+    }
+
+
+def _list(value: list[Any] | tuple[Any, ...]) -> list[Any]:
+    return [v if type(v) in _PLAIN else _converter(type(v), _jsonable)(v) for v in value]
+
+
+#: What :func:`jsonable` does to a value of one of these exact types (what its general path
+#: does, without the chain of ``isinstance`` checks).
+_CONVERT: Final[Mapping[type, Callable[[Any], Any]]] = {
+    float: _float,
+    dt.datetime: dt.datetime.isoformat,
+    dt.date: dt.date.isoformat,
+    dt.time: dt.time.isoformat,
+    dict: _dict,
+    list: _list,
+    tuple: _list,
+}
+_converter: Final = _CONVERT.get
+
+
 def jsonable(value: Any) -> Any:
     """``value`` as something :func:`json.dumps` writes faithfully."""
+    cls = type(value)
+    if cls in _PLAIN:
+        return value
+    return _converter(cls, _jsonable)(value)
+
+
+def _jsonable(value: Any) -> Any:
+    """:func:`jsonable` for any value: the general path."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -55,7 +101,44 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _compiled(separators: tuple[str, str]) -> Callable[[Any], str]:
+    """``json.dumps(value, ensure_ascii=False, separators=separators)`` for what
+    :func:`jsonable` returns, by an encoder built once rather than on every call.
+
+    The text is the same; only the check for circular references is left out (a cycle makes
+    :func:`jsonable` raise ``RecursionError`` first). Without CPython's C accelerator, this is
+    the encoder's own ``encode``.
+    """
+    encoder = json.JSONEncoder(ensure_ascii=False, separators=separators)
+    make: Any = getattr(json.encoder, "c_make_encoder", None)  # CPython's, not typed
+    if make is None:  # pragma: no cover - no C accelerator
+        return encoder.encode
+    compiled = make(
+        None,
+        encoder.default,
+        json.encoder.encode_basestring,
+        None,
+        encoder.key_separator,
+        encoder.item_separator,
+        encoder.sort_keys,
+        encoder.skipkeys,
+        encoder.allow_nan,
+    )
+
+    def encode(value: Any) -> str:
+        return "".join(compiled(value, 0))
+
+    return encode
+
+
+#: One JSON record on a line (``json.dumps``' default separators), and a compact CSV cell.
+_encode_line: Final = _compiled((", ", ": "))
+_encode_compact: Final = _compiled((",", ":"))
+
+
 def _dumps(value: Any, **kwargs: Any) -> str:
+    if not kwargs:
+        return _encode_line(jsonable(value))
     return json.dumps(jsonable(value), ensure_ascii=False, **kwargs)
 
 
@@ -81,16 +164,40 @@ def write_jsonl(records: Iterable[Mapping[str, Any]], out: IO[str]) -> int:
     """Write one JSON object per line; return how many were written."""
     count = 0
     for record in records:
-        out.write(_dumps(record))
-        out.write("\n")
+        out.write(_encode_line(jsonable(record)) + "\n")
         count += 1
     return count
 
 
+#: Types whose values the CSV writer writes as they are: strings, numbers (a float by its
+#: ``repr``, which is what ``str`` gives ``nan`` and ``inf`` as), and ``None`` as an empty cell.
+_CSV_PLAIN: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _csv_dict(value: dict[Any, Any]) -> str:
+    return _encode_compact(_dict(value)) if value else "{}"  # often empty: custom_data
+
+
+def _csv_list(value: list[Any] | tuple[Any, ...]) -> str:
+    return _encode_compact(_list(value))
+
+
+#: What :func:`_csv_cell` does to a value of one of these exact types, without its general path.
+_CSV_CONVERT: Final[Mapping[type, Callable[[Any], Any]]] = {
+    dt.datetime: dt.datetime.isoformat,
+    dt.date: dt.date.isoformat,
+    dt.time: dt.time.isoformat,
+    dict: _csv_dict,
+    list: _csv_list,
+    tuple: _csv_list,
+}
+
+
 def _csv_cell(value: Any) -> Any:
+    """One value as the CSV writer should write it: the general path."""
     value = jsonable(value)
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _encode_compact(value)
     if value is None:
         return ""
     return value
@@ -100,9 +207,15 @@ def write_csv(records: Iterable[Mapping[str, Any]], columns: Sequence[str], out:
     """Write CSV with a header row; return how many records were written."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
+    plain, converter, cell = _CSV_PLAIN, _CSV_CONVERT.get, _csv_cell
     count = 0
     for record in records:
-        writer.writerow([_csv_cell(record.get(c)) for c in columns])
+        writer.writerow(
+            [
+                v if type(v) in plain else converter(type(v), cell)(v)
+                for v in map(record.get, columns)
+            ]
+        )
         count += 1
     return count
 
