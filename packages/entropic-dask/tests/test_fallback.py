@@ -66,19 +66,70 @@ def test_refused_fallback_counts_the_runs_it_did_not_perform(
     assert runner.count() == 0
 
 
+class _Kept(logging.Handler):
+    """Keeps every record logged to it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 def test_refused_fallback_for_a_runner_that_cannot_be_pickled(
     tmp_path: Path, client: distributed.Client
 ) -> None:
+    """One error that names the cause once; distributed logs no traceback of its own."""
+    from distributed.protocol import pickle as dask_pickle
+
     lock = threading.Lock()
 
     def runner(p: dict[str, Any]) -> None:  # closes over a lock: cannot be pickled
         with lock:
             Path(p["result_file"]).write_text("{}")
 
-    with Store(runner, Point, tmp_path / "r", ".json", f"sqlite:///{tmp_path / 'u.db'}") as store:
-        with pytest.raises(FallbackRefusedError, match="cannot be pickled"):
-            store.sweep(params(5), executor=DaskExecutor(client=client, fallback=False))
-        assert store.count() == 0
+    pickling = logging.getLogger(dask_pickle.__name__)
+    filters = list(pickling.filters)
+    kept = _Kept()
+    pickling.addHandler(kept)
+    try:
+        db = f"sqlite:///{tmp_path / 'u.db'}"
+        with Store(runner, Point, tmp_path / "r", ".json", db) as store:
+            with pytest.raises(FallbackRefusedError, match="cannot be pickled") as caught:
+                store.sweep(params(5), executor=DaskExecutor(client=client, fallback=False))
+            assert store.count() == 0
+        assert kept.records == []  # the check logged nothing: no ERROR, no traceback
+        assert pickling.filters == filters  # and left the logger as it found it
+        with pytest.raises(TypeError):  # outside the check, a failure is logged as before
+            dask_pickle.dumps(lock)
+        assert [r.levelno for r in kept.records] == [logging.ERROR]
+    finally:
+        pickling.removeHandler(kept)
+    message = str(caught.value)
+    assert message.count("cannot pickle '_thread.lock' object") == 1, message
+    # plain pickle's failure on the local function is an attempt cloudpickle gets past, not a
+    # cause; the lock is
+    assert "local object" not in message
+    assert "reported as" not in message
+
+
+def test_a_cause_that_reads_as_what_it_was_reported_as_is_said_once() -> None:
+    from entropic_dask._failures import describe as _describe
+
+    same = TypeError("cannot pickle 'x'")
+    same.__cause__ = TypeError("cannot pickle 'x'")
+    assert _describe(same) == "TypeError: cannot pickle 'x'"
+    wrapped = RuntimeError("different environments")
+    wrapped.__cause__ = ModuleNotFoundError("No module named 'sim'")
+    assert _describe(wrapped) == (
+        "ModuleNotFoundError: No module named 'sim' (reported as RuntimeError: different "
+        "environments)"
+    )
+    attempt = TypeError("cannot pickle '_thread.lock' object")
+    attempt.__context__ = AttributeError("Can't pickle local object 'f.<locals>.g'")
+    assert _describe(attempt, implicit=False) == "TypeError: cannot pickle '_thread.lock' object"
+    assert _describe(attempt).startswith("AttributeError: ")
 
 
 def test_a_scheduler_without_the_runners_module(tmp_path: Path) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -531,16 +534,38 @@ def test_no_fallback_refuses_to_run_here_what_the_cluster_cannot(
     unpicklable = "_cli_helpers:UNPICKLABLE"  # works here, cannot be sent to a worker
     grid = ["--grid", "n=1,2,3", "--grid", "x=0.5", "--grid", "label=u", "--no-progress"]
     with LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp",  # reachable from another process
+        host="127.0.0.1",
+        dashboard_address=":0",
     ) as cluster:
         on = ["--scheduler", cluster.scheduler_address]
-        refused = sweep(unpicklable, MODEL, *grid, *on, "--no-fallback", code=1)
+        # the installed script, in a process of its own: its stderr holds all it printed, what
+        # distributed's loggers print too (they write to the stderr they found at import)
+        script = shutil.which("entropic")
+        assert script is not None, "the entropic script is not installed in this environment"
+        helpers = str(Path(__file__).parents[1])  # where _cli_helpers is
+        path = os.pathsep.join(p for p in (helpers, os.environ.get("PYTHONPATH")) if p)
+        command = [script, "sweep", unpicklable, MODEL, *grid, *on, "--file-suffix", ".txt"]
+        refused = subprocess.run(
+            [*command, "--no-fallback"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, **fresh.env, "PYTHONPATH": path},
+        )
+        assert refused.returncode == 1, refused.stderr
+        assert "Traceback" not in refused.stderr
         lines = [line for line in refused.stderr.splitlines() if not line.startswith("note: ")]
         assert len(lines) == 1, refused.stderr
         assert lines[0].startswith("Error: entropic-dask: ")
         assert "could not run on the Dask cluster, and fallback is off" in lines[0]
         assert "the runner cannot be pickled for the workers" in lines[0]
-        assert "Traceback" not in refused.output
+        assert lines[0].count("this runner stays in its process") == 1, lines[0]
+        assert "reported as" not in lines[0]
+        assert refused.stdout == ""
         assert _stored(fresh) == {}  # nothing ran, here or there
         assert not list(fresh.results_dir.glob("*.txt"))
         with pytest.warns(DaskFallbackWarning, match="run in this process instead"):

@@ -15,14 +15,13 @@ import os
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Final
 
-from distributed.protocol import pickle as dask_pickle
-
 from entropic import FallbackRefusedError, scratch
 from entropic.running import Runner, RunOutcome, RunTask, perform
+from entropic_dask._failures import describe, pickling_error, root_cause
 from entropic_dask._remote import perform_one, perform_pack
 
 if TYPE_CHECKING:
@@ -38,9 +37,6 @@ __all__ = [
 
 # The logger of the module this code came from, so that logging configured for it still applies.
 logger = logging.getLogger("entropic_dask.executor")
-
-# distributed's own annotations leave this untyped; pin down what we rely on.
-_pickle: Callable[[Any], bytes] = dask_pickle.dumps
 
 #: The automatic window keeps at least this many Dask tasks in flight...
 MIN_FUTURES: Final = 512
@@ -58,8 +54,6 @@ _DONE: Final = frozenset({"finished", "error", "cancelled"})
 _RESIZE_SECONDS: Final = 5.0
 #: How often a waiting sweep asks the scheduler how many workers it has.
 _WORKER_POLL_SECONDS: Final = 1.0
-#: Longest description of one exception in a warning or an error message.
-_MAX_DESCRIPTION: Final = 600
 
 
 class DaskFallbackWarning(RuntimeWarning):
@@ -68,38 +62,6 @@ class DaskFallbackWarning(RuntimeWarning):
 
 class NoWorkerWarning(RuntimeWarning):
     """A sweep has waited ``worker_wait`` seconds for a Dask worker, and none has connected."""
-
-
-def _one_line(exc: BaseException) -> str:
-    """``Type: message``, the message's lines joined into one."""
-    text = " ".join(str(exc).split())
-    if len(text) > _MAX_DESCRIPTION:
-        cut = text.rfind(" ", 0, _MAX_DESCRIPTION)
-        text = text[: cut if cut > 0 else _MAX_DESCRIPTION] + " [...]"
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """The first exception of the chain that ``exc`` ends (``raise ... from`` or during)."""
-    seen = {id(exc)}
-    while True:
-        below = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
-        if below is None or id(below) in seen:
-            return exc
-        seen.add(id(below))
-        exc = below
-
-
-def _describe(exc: BaseException) -> str:
-    """One line naming what went wrong, the root cause first.
-
-    The scheduler, for one, wraps a graph it cannot unpickle in a ``RuntimeError`` about
-    different environments; the ``ModuleNotFoundError`` underneath is what the user must fix.
-    """
-    root = _root_cause(exc)
-    if root is exc:
-        return _one_line(exc)
-    return f"{_one_line(root)} (reported as {_one_line(exc)})"
 
 
 def _exception_of(future: Any) -> BaseException:
@@ -188,10 +150,10 @@ class DaskSweep:
         """Why the cluster cannot take this sweep at all, or ``None``."""
         if self.client.status != "running":
             return f"the Dask client is {self.client.status}"
-        try:
-            _pickle(self.runner)
-        except Exception as exc:
-            return f"the runner cannot be pickled for the workers ({_describe(exc)})"
+        exc = pickling_error(self.runner)
+        if exc is not None:
+            cause = describe(exc, implicit=False)
+            return f"the runner cannot be pickled for the workers ({cause})"
         return None
 
     # ------------------------------------------------------------------ submitting
@@ -373,8 +335,8 @@ class DaskSweep:
     # ------------------------------------------------------------------ failures
 
     def _fail(self, tasks: Sequence[RunTask], exc: BaseException) -> None:
-        described = _describe(exc)
-        self.causes.setdefault(type(_root_cause(exc)).__name__, described)
+        described = describe(exc)
+        self.causes.setdefault(type(root_cause(exc)).__name__, described)
         self.fallback.extend(tasks)
         if self.executor.fallback:
             logger.info("%d runs will run in this process: %s", len(tasks), described)
