@@ -158,7 +158,9 @@ def bench(session: nox.Session) -> None:
     `nox -s bench -- --dask-sizes 2000,20000` adds the long Dask sweeps. The table is printed and
     written to benchmarks/results/latest.md (and latest.json).
     """
-    folders = [PACKAGES / n for n in ("entropic-core", "entropic-dask") if (PACKAGES / n).is_dir()]
+    # All three together from their folders: the operating rows time the `entropic` command.
+    names = ("entropic-core", "entropic-dask", "entropic-cli")
+    folders = [PACKAGES / n for n in names if (PACKAGES / n).is_dir()]
     args: list[str] = []
     for folder in folders:
         args += ["-e", str(folder)]
