@@ -11,6 +11,8 @@
 #   ENTROPIC_SLURM_DIR   the state folder (default /var/tmp/entropic-slurm)
 #   ENTROPIC_SLURM_WAIT  seconds to wait for the node to become idle (default 120)
 set -euo pipefail
+# The daemons and runuser live in the sbin folders, which a plain user's PATH may leave out.
+export PATH="$PATH:/usr/sbin:/sbin"
 
 STATE="${ENTROPIC_SLURM_DIR:-/var/tmp/entropic-slurm}"
 WAIT="${ENTROPIC_SLURM_WAIT:-120}"

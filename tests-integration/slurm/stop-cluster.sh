@@ -6,6 +6,8 @@
 # running are cancelled first. The state folder is kept; ENTROPIC_SLURM_DIR names it as for
 # start-cluster.sh.
 set -euo pipefail
+# The daemons live in the sbin folders, which a plain user's PATH may leave out.
+export PATH="$PATH:/usr/sbin:/sbin"
 
 STATE="${ENTROPIC_SLURM_DIR:-/var/tmp/entropic-slurm}"
 RUN="$STATE/run"
