@@ -38,6 +38,15 @@ DEADLINE = 120.0
 SUFFIX = ".txt"
 
 
+def system_tool(name: str) -> str | None:
+    """Where the administration tool ``name`` is: on ``PATH``, or in ``/usr/sbin`` and ``/sbin``.
+
+    A root shell on Debian started with only ``/usr/bin:/bin`` on ``PATH`` still has these.
+    """
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    return shutil.which(name, path=path)
+
+
 def skip_or_fail(message: str) -> None:
     """Skip on a user's machine; under CI (env ``CI``) a missing tool is a failure."""
     if os.environ.get("CI"):
@@ -261,7 +270,7 @@ class PrivatePostgres:
         self.port = free_port()
         self._as: list[str] = []
         if os.geteuid() == 0:
-            runuser = shutil.which("runuser")
+            runuser = system_tool("runuser")
             if runuser is None:
                 skip_or_fail("running as root without runuser to start PostgreSQL as postgres")
             self._as = [str(runuser), "-u", "postgres", "--"]
@@ -352,11 +361,14 @@ def small_tmpfs(size: str = "2m") -> Iterator[Path]:
 
     Mounting needs root (CI runs as root, so there it must work); elsewhere the test is skipped.
     """
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        skip_or_fail("mounting a tmpfs needs root and mount(8)")
+    mount, umount = system_tool("mount"), system_tool("umount")
+    if os.geteuid() != 0 or mount is None or umount is None:
+        skip_or_fail("mounting a tmpfs needs root, mount(8) and umount(8)")
+    assert mount is not None
+    assert umount is not None
     folder = Path(tempfile.mkdtemp(prefix="entropic-chaos-disk-"))
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(folder)],
+        [mount, "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(folder)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -367,9 +379,9 @@ def small_tmpfs(size: str = "2m") -> Iterator[Path]:
     try:
         yield folder
     finally:
-        gone = subprocess.run(["umount", str(folder)], capture_output=True, timeout=30)
+        gone = subprocess.run([umount, str(folder)], capture_output=True, timeout=30)
         if gone.returncode != 0:
-            subprocess.run(["umount", "-l", str(folder)], capture_output=True, timeout=30)
+            subprocess.run([umount, "-l", str(folder)], capture_output=True, timeout=30)
         with contextlib.suppress(OSError):
             folder.rmdir()
 
